@@ -1,0 +1,1 @@
+"""TipLedger HTTP API (FastAPI)."""

@@ -1,0 +1,1 @@
+"""TipLedger: an append-only, chain-anchored log of whistleblower tips."""

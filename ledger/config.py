@@ -1,0 +1,52 @@
+"""Settings (pydantic-settings, ``TIPLEDGER_*`` environment variables) and the data directory.
+
+The data directory (``$TIPLEDGER_HOME``, default a per-user data dir) holds what one deployment of
+TipLedger needs on this machine: the deployment file written by ``devchain`` or ``deploy``, the
+anchorer key, the SQLite database and the devchain's state.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def default_home() -> Path:
+    return Path(user_data_dir("tipledger", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything configurable, from the environment (``TIPLEDGER_HOME``, ...)."""
+
+    model_config = SettingsConfigDict(env_prefix="TIPLEDGER_", extra="ignore")
+
+    home: Path = Field(default_factory=default_home)
+    database_url: str | None = None
+    rpc_url: str | None = None
+    key_passphrase: str | None = Field(default=None, repr=False)
+    key_passphrase_file: Path | None = None
+    rpc_timeout: float = 10.0
+    confirmations: int = 0
+
+    @property
+    def deployment_file(self) -> Path:
+        return self.home / "deployment.json"
+
+    @property
+    def anchorer_key_file(self) -> Path:
+        return self.home / "anchorer-key.json"
+
+    @property
+    def devchain_dir(self) -> Path:
+        return self.home / "devchain"
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'ledger.sqlite3'}"
+
+    def ensure_home(self) -> Path:
+        self.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+        return self.home

@@ -1,0 +1,73 @@
+"""TipLedger's error hierarchy, core and edges together.
+
+Import errors from here. The core's protocol errors are re-exported; the edges add theirs. The
+API maps these to HTTP statuses and the CLI to one line and an exit code; nothing else does.
+"""
+
+from __future__ import annotations
+
+from ledger.core.errors import (
+    LedgerError,
+    ProofError,
+    ProtocolError,
+    ReceiptError,
+    SignatureError,
+)
+
+__all__ = [
+    "ChainError",
+    "ChainMismatchError",
+    "ChainUnavailableError",
+    "CompileError",
+    "ConfigError",
+    "ContractRevertedError",
+    "DeploymentError",
+    "LedgerError",
+    "LogStateError",
+    "ProofError",
+    "ProtocolError",
+    "ReceiptError",
+    "SignatureError",
+    "StoreError",
+]
+
+
+class ConfigError(LedgerError):
+    """Missing or invalid configuration: data directory, keys, deployment file."""
+
+
+class CompileError(LedgerError):
+    """The Solidity compiler is missing or reported errors."""
+
+
+class ChainError(LedgerError):
+    """Anything that went wrong talking to the chain."""
+
+
+class ChainUnavailableError(ChainError):
+    """The JSON-RPC endpoint cannot be reached or does not answer."""
+
+
+class ContractRevertedError(ChainError):
+    """A call or transaction reverted; ``error_name`` is the contract's custom error, if known."""
+
+    def __init__(self, message: str, error_name: str | None = None, args: tuple[object, ...] = ()):
+        super().__init__(message)
+        self.error_name = error_name
+        self.error_args = args
+
+
+class DeploymentError(ChainError):
+    """No usable deployment: missing file, no code at the address, wrong chain."""
+
+
+class ChainMismatchError(ChainError):
+    """The chain's anchored history does not match the local log: refusing to anchor."""
+
+
+class StoreError(LedgerError):
+    """The local store failed or holds inconsistent data."""
+
+
+class LogStateError(StoreError):
+    """The stored log's subtree hashes do not agree with its entries."""

@@ -1,0 +1,259 @@
+"""The persisted log: entries, their subtree hashes and the anchored checkpoints.
+
+The in-memory ``MerkleTree`` is a cache of the ``log_nodes`` table. Every append runs in one
+transaction that first takes the log's write lock (the ``log_size`` meta row), catches the cache
+up with whatever another process appended, and then writes the new entries, the changed node
+chunks and the new size together: a crash leaves either all of an append or none of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Engine, delete, insert, select, update
+from sqlalchemy.exc import SQLAlchemyError
+
+from ledger.core.merkle import HASH_SIZE
+from ledger.core.tree import MerkleTree
+from ledger.errors import ChainMismatchError, LogStateError, StoreError
+from ledger.store.schema import checkpoints, log_entries, log_nodes, meta
+
+NODES_PER_CHUNK = 256
+_CHUNK_BYTES = NODES_PER_CHUNK * HASH_SIZE
+_IN_BATCH = 500  # bound on bound parameters per IN (...) query
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    tree_size: int
+    root_hash: bytes
+    anchor_tx: bytes
+    block_number: int
+    block_timestamp: int
+
+
+@dataclass(frozen=True)
+class Appended:
+    leaf_index: int
+    commitment: bytes
+    new: bool
+
+
+class LogStore:
+    """One log in one database. Safe to share between processes; one object per process."""
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+        self._tree = MerkleTree()
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    # -- the deployment this log belongs to --------------------------------------------------
+
+    def bind_deployment(self, chain_id: int, contract: str) -> None:
+        """Tie the store to one contract; refuse to be used with another (never fork a log)."""
+        wanted = f"{chain_id}:{contract.lower()}"
+        with self._begin() as conn:
+            current = conn.scalar(select(meta.c.value).where(meta.c.key == "deployment"))
+            if current is None:
+                conn.execute(insert(meta).values(key="deployment", value=wanted))
+            elif current != wanted:
+                raise ChainMismatchError(
+                    f"this log belongs to contract {current.split(':')[1]} on chain "
+                    f"{current.split(':')[0]}, not {contract} on chain {chain_id}; refusing to "
+                    "mix two logs (use another data directory or database)"
+                )
+
+    def deployment(self) -> tuple[int, str] | None:
+        with self._begin() as conn:
+            value = conn.scalar(select(meta.c.value).where(meta.c.key == "deployment"))
+        if value is None:
+            return None
+        chain, contract = value.split(":")
+        return int(chain), contract
+
+    # -- appending ---------------------------------------------------------------------------
+
+    def append(self, commitments: Sequence[bytes]) -> list[Appended]:
+        """Append commitments not yet in the log, in order; known ones map to their entry."""
+        try:
+            with self._begin() as conn:
+                size = self._lock_size(conn)
+                tree = self._sync(conn, size)
+                known = self._indices_of(conn, commitments)
+                result: list[Appended] = []
+                fresh: list[bytes] = []
+                for c in commitments:
+                    if c in known:
+                        result.append(Appended(known[c], c, False))
+                        continue
+                    known[c] = size + len(fresh)
+                    fresh.append(c)
+                    result.append(Appended(known[c], c, True))
+                if fresh:
+                    tree.extend(fresh)
+                    conn.execute(
+                        insert(log_entries),
+                        [{"leaf_index": size + i, "commitment": c} for i, c in enumerate(fresh)],
+                    )
+                    self._write_nodes(conn, size, tree)
+                    conn.execute(
+                        update(meta).where(meta.c.key == "log_size").values(value=str(tree.size))
+                    )
+        except BaseException:
+            self._tree = MerkleTree()  # the cache may hold what was rolled back: reload later
+            raise
+        return result
+
+    def _lock_size(self, conn: Connection) -> int:
+        query = select(meta.c.value).where(meta.c.key == "log_size")
+        if conn.dialect.name != "sqlite":  # SQLite holds the write lock since BEGIN IMMEDIATE
+            query = query.with_for_update()
+        value = conn.scalar(query)
+        if value is None:
+            conn.execute(insert(meta).values(key="log_size", value="0"))
+            return 0
+        return int(value)
+
+    def _write_nodes(self, conn: Connection, old_size: int, tree: MerkleTree) -> None:
+        rows: list[dict[str, object]] = []
+        for level in range(tree.height):
+            first_chunk = (old_size >> level) // NODES_PER_CHUNK
+            data = tree.level_bytes(level, first_chunk * NODES_PER_CHUNK)
+            if not data:
+                continue
+            conn.execute(
+                delete(log_nodes).where(
+                    log_nodes.c.level == level, log_nodes.c.chunk >= first_chunk
+                )
+            )
+            rows.extend(
+                {"level": level, "chunk": first_chunk + i, "hashes": data[off : off + _CHUNK_BYTES]}
+                for i, off in enumerate(range(0, len(data), _CHUNK_BYTES))
+            )
+        if rows:
+            conn.execute(insert(log_nodes), rows)
+
+    # -- reading -----------------------------------------------------------------------------
+
+    def tree(self) -> MerkleTree:
+        """The tree as stored now (catches up with other writers first)."""
+        with self._begin() as conn:
+            size = int(conn.scalar(select(meta.c.value).where(meta.c.key == "log_size")) or 0)
+            return self._sync(conn, size)
+
+    def _sync(self, conn: Connection, size: int) -> MerkleTree:
+        tree = self._tree
+        if tree.size == size:
+            return tree
+        if tree.size > size:  # the database went backwards under us: start over
+            tree = MerkleTree()
+        # Reload only the chunks that may have changed since the cached size.
+        levels = []
+        for level in range(max(size.bit_length(), 1)):
+            have = tree.level_bytes(level)
+            first_chunk = (tree.size >> level) // NODES_PER_CHUNK
+            chunks = conn.execute(
+                select(log_nodes.c.hashes)
+                .where(log_nodes.c.level == level, log_nodes.c.chunk >= first_chunk)
+                .order_by(log_nodes.c.chunk)
+            ).scalars()
+            levels.append(have[: first_chunk * _CHUNK_BYTES] + b"".join(chunks))
+        try:
+            self._tree = MerkleTree.from_levels(levels)
+        except Exception as exc:
+            raise LogStateError(f"stored subtree hashes are inconsistent: {exc}") from exc
+        if self._tree.size != size:
+            raise LogStateError(
+                f"the log says it has {size} entries but its hashes cover {self._tree.size}"
+            )
+        return self._tree
+
+    def size(self) -> int:
+        return self.tree().size
+
+    def index_of(self, commitment: bytes) -> int | None:
+        with self._begin() as conn:
+            return self._indices_of(conn, [commitment]).get(commitment)
+
+    def _indices_of(self, conn: Connection, commitments: Iterable[bytes]) -> dict[bytes, int]:
+        wanted = list(dict.fromkeys(commitments))
+        found: dict[bytes, int] = {}
+        for i in range(0, len(wanted), _IN_BATCH):
+            rows = conn.execute(
+                select(log_entries.c.commitment, log_entries.c.leaf_index).where(
+                    log_entries.c.commitment.in_(wanted[i : i + _IN_BATCH])
+                )
+            )
+            found.update((bytes(c), int(ix)) for c, ix in rows)
+        return found
+
+    def entries(self, start: int, end: int) -> list[bytes]:
+        with self._begin() as conn:
+            rows = conn.execute(
+                select(log_entries.c.commitment)
+                .where(log_entries.c.leaf_index >= start, log_entries.c.leaf_index < end)
+                .order_by(log_entries.c.leaf_index)
+            ).scalars()
+            return [bytes(c) for c in rows]
+
+    # -- checkpoints -------------------------------------------------------------------------
+
+    def record_checkpoint(self, cp: StoredCheckpoint) -> None:
+        with self._begin() as conn:
+            exists = conn.scalar(
+                select(checkpoints.c.tree_size).where(checkpoints.c.tree_size == cp.tree_size)
+            )
+            if exists is None:
+                conn.execute(insert(checkpoints).values(**cp.__dict__))
+
+    def latest_checkpoint(self) -> StoredCheckpoint | None:
+        with self._begin() as conn:
+            row = conn.execute(
+                select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)
+            ).first()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoint(self, tree_size: int) -> StoredCheckpoint | None:
+        with self._begin() as conn:
+            row = conn.execute(
+                select(checkpoints).where(checkpoints.c.tree_size == tree_size)
+            ).first()
+        return None if row is None else _checkpoint(row)
+
+    # -- integrity ---------------------------------------------------------------------------
+
+    def verify(self) -> None:
+        """Recompute every stored hash from the entries; LogStateError on the first mismatch."""
+        tree = self.tree()
+        rebuilt = MerkleTree()
+        start = 0
+        while start < tree.size:
+            rebuilt.extend(self.entries(start, start + 65536))
+            start = rebuilt.size
+        for level in range(max(tree.height, rebuilt.height)):
+            if tree.level_bytes(level) != rebuilt.level_bytes(level):
+                raise LogStateError(f"stored subtree hashes at level {level} do not match entries")
+
+    @contextmanager
+    def _begin(self) -> Iterator[Connection]:
+        try:
+            with self._engine.begin() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            raise StoreError(f"database error: {str(exc).splitlines()[0]}") from exc
+
+
+def _checkpoint(row: object) -> StoredCheckpoint:
+    m = row._mapping  # type: ignore[attr-defined]
+    return StoredCheckpoint(
+        tree_size=int(m["tree_size"]),
+        root_hash=bytes(m["root_hash"]),
+        anchor_tx=bytes(m["anchor_tx"]),
+        block_number=int(m["block_number"]),
+        block_timestamp=int(m["block_timestamp"]),
+    )

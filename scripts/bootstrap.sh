@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs what TipLedger needs, once: a .venv at the repo root (Python packages pinned by
+# constraints.txt) and the npm toolchain (Anvil, solc, OpenZeppelin, pinned by package-lock.json).
+# Rerun freely: it only reinstalls when pyproject.toml, constraints.txt or package-lock.json change.
+set -euo pipefail
+root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$root"
+
+say() { printf '\033[1mtipledger setup:\033[0m %s\n' "$*" >&2; }
+die() { printf 'tipledger setup: error: %s\n' "$*" >&2; exit 1; }
+
+python="${PYTHON:-}"
+if [ -z "$python" ]; then
+  for candidate in python3.13 python3.12 python3.11 python3; do
+    if command -v "$candidate" >/dev/null 2>&1 &&
+       "$candidate" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+      python="$candidate"; break
+    fi
+  done
+fi
+[ -n "$python" ] || die "Python 3.11 or newer is needed (set PYTHON=/path/to/python3.11)"
+command -v npm >/dev/null 2>&1 || die "Node.js with npm is needed for the chain toolchain (Anvil, solc)"
+
+stamp=.venv/.tipledger-installed
+if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] ||
+   [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
+  say "creating .venv with $("$python" --version) and installing Python packages"
+  [ -x .venv/bin/python ] || "$python" -m venv .venv
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check \
+    -c constraints.txt -e '.[dev]'
+  touch "$stamp"
+fi
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  say "installing the chain toolchain from package-lock.json (npm ci)"
+  npm ci --no-audit --no-fund --loglevel=error
+fi
