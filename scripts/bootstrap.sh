@@ -26,9 +26,13 @@ if [ ! -x .venv/bin/python ] || [ ! -f "$stamp" ] ||
    [ pyproject.toml -nt "$stamp" ] || [ constraints.txt -nt "$stamp" ]; then
   say "creating .venv with $("$python" --version) and installing Python packages"
   [ -x .venv/bin/python ] || "$python" -m venv .venv
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check \
-    -c constraints.txt -e '.[dev]'
+  log=.venv/pip-install.log
+  if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+         .venv/bin/python -m pip install --disable-pip-version-check \
+           -c constraints.txt -e '.[dev]'; } >"$log" 2>&1; then
+    tail -n 40 "$log" >&2
+    die "pip install failed (full log: $log)"
+  fi
   touch "$stamp"
 fi
 

@@ -1,0 +1,22 @@
+"""The ``tipledger`` application: registers the command groups."""
+
+from __future__ import annotations
+
+import typer
+
+from ledger.cli import chain_commands, tip_commands
+
+app = typer.Typer(
+    name="tipledger",
+    help="Whistleblower tips that no one can quietly lose, alter or deny.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+chain_commands.register(app)
+tip_commands.register(app)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,135 @@
+"""Chain commands: ``up``, ``devchain``, ``deploy``, ``log``."""
+
+from __future__ import annotations
+
+import signal
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from ledger.chain.client import connect
+from ledger.chain.deploy import deploy as deploy_contract
+from ledger.cli.common import err, one_line_errors, open_chain, out, settings, utc
+from ledger.core.encoding import to_hex
+from ledger.devnet import provision, start_devchain
+from ledger.keys import load_key, read_passphrase
+
+Port = Annotated[
+    int | None, typer.Option("--port", "-p", help="Loopback port for Anvil (default: a free one).")
+]
+Rpc = Annotated[
+    str | None,
+    typer.Option("--rpc", help="JSON-RPC URL (default: TIPLEDGER_RPC_URL or the deployment's)."),
+]
+
+
+def _run_devchain(port: int | None) -> None:
+    s = settings()
+    chain = start_devchain(s, port)
+    try:
+        w3 = connect(chain.rpc_url)
+        deployment, new = provision(s, w3, chain.rpc_url)
+        err.print(
+            f"[bold green]TipLedger devchain is running[/] "
+            f"({'deployed a new contract' if new else 'resumed the existing deployment'})",
+        )
+        err.print(f"  RPC URL      {chain.rpc_url}")
+        err.print(f"  contract     {deployment.address}")
+        err.print(f"  chain id     {deployment.chain_id}")
+        err.print(f"  data dir     {s.home}")
+        err.print("Submit a tip from another terminal:  tipledger submit --text '…'")
+        err.print("Press Ctrl-C to stop (the chain's state is kept in the data directory).")
+
+        def stop(_sig: int, _frame: FrameType | None) -> None:
+            raise KeyboardInterrupt
+
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            chain.wait()
+        except KeyboardInterrupt:
+            err.print("stopping the devchain…")
+    finally:
+        chain.stop()
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @one_line_errors
+    def up(port: Port = None) -> None:
+        """Start the embedded default: a local chain with TipLedger deployed (Ctrl-C stops)."""
+        _run_devchain(port)
+
+    @app.command()
+    @one_line_errors
+    def devchain(port: Port = None) -> None:
+        """Run Anvil in the foreground, deploy TipLedger if needed, print RPC URL and contract."""
+        _run_devchain(port)
+
+    @app.command()
+    @one_line_errors
+    def deploy(
+        rpc: Annotated[str, typer.Option("--rpc", help="JSON-RPC URL of the chain.")],
+        key_file: Annotated[
+            Path,
+            typer.Option(
+                "--key-file",
+                exists=True,
+                dir_okay=False,
+                help="Deployer key: keystore (passphrase from TIPLEDGER_KEY_PASSPHRASE[_FILE]).",
+            ),
+        ],
+        anchorer: Annotated[
+            str | None, typer.Option(help="Address given ANCHORER_ROLE (default: the deployer).")
+        ] = None,
+        max_merge_delay: Annotated[int, typer.Option(help="Seconds, see PROTOCOL.md 4.")] = 86_400,
+        disclosure_threshold: Annotated[int, typer.Option(help="Custodian quorum.")] = 3,
+    ) -> None:
+        """Deploy TipLedger to any chain and write the deployment file in the data directory."""
+        s = settings()
+        account = load_key(key_file, read_passphrase(s.key_passphrase, s.key_passphrase_file))
+        w3 = connect(rpc, timeout=s.rpc_timeout)
+        deployment = deploy_contract(
+            w3,
+            account,
+            anchorer=anchorer or account.address,
+            max_merge_delay=max_merge_delay,
+            disclosure_threshold=disclosure_threshold,
+        )
+        deployment = replace(deployment, rpc_url=rpc)
+        s.ensure_home()
+        deployment.save(s.deployment_file)
+        if anchorer is None and not s.anchorer_key_file.exists():
+            s.anchorer_key_file.write_bytes(key_file.read_bytes())
+            s.anchorer_key_file.chmod(0o600)
+        err.print(f"[bold green]deployed[/] TipLedger at {deployment.address}")
+        err.print(f"  chain id {deployment.chain_id}, block {deployment.deploy_block}")
+        err.print(f"  deployment file {s.deployment_file}")
+        if anchorer is not None:
+            err.print(f"  put the key of {anchorer} at {s.anchorer_key_file} to anchor")
+        out.print(deployment.address)
+
+    @app.command("log")
+    @one_line_errors
+    def log_(rpc: Rpc = None) -> None:
+        """List the checkpoints anchored on chain, oldest first."""
+        s = settings()
+        deployment, _w3, contract = open_chain(s, rpc)
+        events = contract.anchored_events(deployment.deploy_block)
+        table = Table(title=f"TipLedger {contract.address} on chain {deployment.chain_id}")
+        for col in ("tree size", "root hash", "block", "block time", "transaction"):
+            table.add_column(col, justify="right" if col in ("tree size", "block") else "left")
+        for e in events:
+            table.add_row(
+                f"{e.tree_size:,}",
+                to_hex(e.root_hash),
+                str(e.block_number),
+                utc(e.timestamp),
+                to_hex(e.tx_hash),
+            )
+        out.print(table)
+        if not events:
+            err.print("no checkpoint anchored yet")

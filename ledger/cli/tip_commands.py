@@ -1,0 +1,210 @@
+"""Tip commands: ``submit`` (tip to anchored receipt) and ``verify`` (receipt against the chain)."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from rich.table import Table
+
+from ledger.anchoring import Anchorer
+from ledger.chain.client import connect
+from ledger.cli.common import (
+    EXIT_INVALID,
+    err,
+    fail,
+    load_deployment,
+    one_line_errors,
+    open_chain,
+    open_store,
+    out,
+    rpc_url,
+    settings,
+    utc,
+)
+from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest, new_salt
+from ledger.core.eip712 import Signer
+from ledger.core.receipt import Receipt
+from ledger.errors import ConfigError, DeploymentError, ReceiptError
+from ledger.keys import load_key, read_passphrase, save_dev_key
+from ledger.receipts import inclusion_for, make_promise
+from ledger.verification import verify_receipt
+
+Text = Annotated[str | None, typer.Option("--text", "-t", help="The tip as text (UTF-8).")]
+Rpc = Annotated[
+    str | None,
+    typer.Option("--rpc", help="JSON-RPC URL (default: TIPLEDGER_RPC_URL or the deployment's)."),
+]
+
+
+def _read_document(text: str | None, path: Path | None, what: str) -> bytes | None:
+    if text is not None and path is not None:
+        fail(f"give the {what} either as --text or as a file, not both")
+    if text is not None:
+        return text.encode("utf-8")
+    if path is None:
+        return None
+    try:
+        return sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+
+
+def _author(path: Path | None) -> LocalAccount | None:
+    """The reporter's one-time key: loaded if the file exists, else made and saved there."""
+    if path is None:
+        return None
+    if path.exists():
+        return load_key(path)
+    account: LocalAccount = Account.create()
+    save_dev_key(path, account)
+    err.print(f"made a new one-time author key {account.address}, saved to {path}")
+    return account
+
+
+def register(app: typer.Typer) -> None:
+    @app.command()
+    @one_line_errors
+    def submit(
+        file: Annotated[
+            Path | None,
+            typer.Argument(help="File holding the tip document ('-' for stdin).", dir_okay=False),
+        ] = None,
+        text: Text = None,
+        author_key: Annotated[
+            Path | None,
+            typer.Option(
+                "--author-key",
+                help="One-time key for this tip (created if the file does not exist).",
+                dir_okay=False,
+            ),
+        ] = None,
+        out_file: Annotated[
+            Path | None, typer.Option("--out", "-o", help="Write the receipt here, not stdout.")
+        ] = None,
+        rpc: Rpc = None,
+    ) -> None:
+        """Append a tip to the log, anchor it at once and print its receipt (JSON)."""
+        document = _read_document(text, file, "tip")
+        if document is None:
+            fail("nothing to submit: give the tip with --text or as a FILE")
+        s = settings()
+        deployment, _w3, contract = open_chain(s, rpc)
+        anchorer_key = load_key(
+            s.anchorer_key_file, read_passphrase(s.key_passphrase, s.key_passphrase_file)
+        )
+        store = open_store(s, deployment)
+        author = _author(author_key)
+        salt = new_salt()
+        digest = content_digest(document)
+        entry = commitment(salt, digest, author.address if author else ZERO_AUTHOR)
+        promise = make_promise(
+            Signer(anchorer_key.key),
+            deployment.chain_id,
+            deployment.address,
+            entry,
+            int(time.time()),
+        )
+        store.append([entry])
+        outcome = Anchorer(store, contract, anchorer_key).anchor()
+        assert outcome is not None  # the log holds at least this entry
+        inclusion = inclusion_for(store, entry, outcome.checkpoint)
+        receipt = Receipt.create(
+            chain_id=deployment.chain_id,
+            contract=deployment.address,
+            commitment=entry,
+            salt=salt,
+            content_digest=digest,
+            author=author.address if author else ZERO_AUTHOR,
+            promise=promise,
+            inclusion=inclusion,
+        )
+        text_out = receipt.to_json()
+        if out_file is not None:
+            out_file.write_text(text_out + "\n", encoding="utf-8")
+            err.print(f"receipt written to {out_file}")
+        else:
+            out.print(text_out, markup=False)
+        err.print(
+            f"[green]anchored[/]: entry {inclusion.leaf_index} in the checkpoint of size "
+            f"{inclusion.tree_size}, block {inclusion.block_number} at "
+            f"{utc(inclusion.block_timestamp)}. Keep the receipt secret: with the document it "
+            "proves your tip."
+        )
+
+    @app.command()
+    @one_line_errors
+    def verify(
+        receipt_file: Annotated[
+            Path, typer.Argument(metavar="RECEIPT", help="The receipt JSON file ('-' for stdin).")
+        ],
+        text: Text = None,
+        document_file: Annotated[
+            Path | None,
+            typer.Option("--document", "-d", help="File holding the tip document.", dir_okay=False),
+        ] = None,
+        rpc: Rpc = None,
+        as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+    ) -> None:
+        """Verify a receipt with only the receipt, the document and the chain.
+
+        Exit 0 when valid, 1 when not, 2 when it could not be checked.
+        """
+        try:
+            raw = sys.stdin.buffer.read() if str(receipt_file) == "-" else receipt_file.read_bytes()
+        except OSError as exc:
+            fail(f"cannot read the receipt {receipt_file}: {exc.strerror}")
+        try:
+            receipt = Receipt.from_json(raw)
+        except ReceiptError as exc:
+            fail(f"not a valid receipt: {exc}")
+        document = _read_document(text, document_file, "document")
+        s = settings()
+        try:
+            deployment = load_deployment(s)
+        except DeploymentError:
+            deployment = None
+        try:
+            url = rpc_url(s, rpc, deployment)
+        except ConfigError as exc:
+            fail(str(exc))
+        verdict = verify_receipt(receipt, document, connect(url, timeout=s.rpc_timeout))
+        if as_json:
+            out.print_json(
+                json.dumps(
+                    {
+                        "valid": verdict.ok,
+                        "pending": verdict.pending,
+                        "proven_time": verdict.proven_time,
+                        "summary": verdict.summary(),
+                        "checks": [
+                            {"name": c.name, "ok": c.ok, "detail": c.detail} for c in verdict.checks
+                        ],
+                        "warnings": list(verdict.warnings),
+                    }
+                )
+            )
+        else:
+            table = Table(show_header=False, box=None, pad_edge=False)
+            for c in verdict.checks:
+                mark = "[green]✓[/]" if c.ok else "[red]✗[/]"
+                table.add_row(mark, c.name, c.detail)
+            err.print(table)
+            for w in verdict.warnings:
+                err.print(f"[yellow]warning:[/] {w}")
+            if deployment is not None and receipt.contract != deployment.address:
+                err.print(
+                    f"[yellow]note:[/] this receipt names contract {receipt.contract}, not the "
+                    f"deployment in {s.home} ({deployment.address})"
+                )
+            if document is None:
+                err.print("[yellow]note:[/] no document given: only the receipt was checked")
+            out.print(verdict.summary())
+        if not verdict.ok:
+            raise typer.Exit(EXIT_INVALID)

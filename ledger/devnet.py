@@ -1,0 +1,102 @@
+"""The embedded default: one Anvil devchain in the data directory with TipLedger deployed on it.
+
+``provision`` reuses the deployment in ``$TIPLEDGER_HOME`` when the chain still holds it (Anvil
+keeps its state in the data directory between runs) and deploys afresh otherwise. A fresh
+deployment cannot continue an old log, so the old SQLite database is moved aside, never mixed.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import replace
+from pathlib import Path
+
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+
+from ledger.chain.anvil import Devchain, dev_accounts
+from ledger.chain.client import send_transaction
+from ledger.chain.deploy import Deployment, deploy, open_deployment
+from ledger.config import Settings
+from ledger.errors import ConfigError, DeploymentError
+from ledger.keys import load_key, save_dev_key
+from ledger.store import LogStore, open_database
+
+ANCHORER_FUNDING = Web3.to_wei(1000, "ether")
+
+
+def start_devchain(settings: Settings, port: int | None = None) -> Devchain:
+    """Anvil with its state kept in ``<home>/devchain`` so a restart resumes the same chain."""
+    settings.devchain_dir.mkdir(parents=True, exist_ok=True)
+    chain = Devchain(
+        port=port,
+        state=settings.devchain_dir / "state.json",
+        log_file=settings.devchain_dir / "anvil.log",
+        # Dump the state now and then too, so even a killed devchain loses little.
+        extra_args=["--state-interval", "5"],
+    )
+    return chain.start()
+
+
+def _dev_anchorer(settings: Settings) -> LocalAccount:
+    path = settings.anchorer_key_file
+    if path.exists():
+        try:
+            return load_key(path)
+        except ConfigError:
+            raise ConfigError(
+                f"{path} is not a devchain key; use another TIPLEDGER_HOME for the devchain"
+            ) from None
+    account: LocalAccount = Account.create()
+    save_dev_key(path, account)
+    return account
+
+
+def provision(settings: Settings, w3: Web3, rpc_url: str) -> tuple[Deployment, bool]:
+    """The deployment on this devchain: reused if still there, else a new one. (dep, is_new)."""
+    settings.ensure_home()
+    path = settings.deployment_file
+    if path.exists():
+        try:
+            existing = Deployment.load(path)
+            open_deployment(w3, existing)
+        except DeploymentError:
+            existing = None
+        if existing is not None:
+            current = replace(existing, rpc_url=rpc_url)
+            current.save(path)
+            return current, False
+    admin = dev_accounts(1)[0]
+    anchorer = _dev_anchorer(settings)
+    if w3.eth.get_balance(anchorer.address) < ANCHORER_FUNDING // 2:
+        send_transaction(
+            w3,
+            admin,
+            {"to": anchorer.address, "value": ANCHORER_FUNDING},
+            what="funding the anchorer",
+        )
+    deployment = replace(deploy(w3, admin, anchorer=anchorer.address), rpc_url=rpc_url)
+    _set_aside_old_log(settings, deployment)
+    deployment.save(path)
+    return deployment, True
+
+
+def _set_aside_old_log(settings: Settings, deployment: Deployment) -> None:
+    if settings.database_url is not None:
+        return  # a configured database is the operator's; ChainMismatchError will say so
+    db = settings.home / "ledger.sqlite3"
+    if not db.exists():
+        return
+    engine = open_database(f"sqlite:///{db}")
+    try:
+        bound = LogStore(engine).deployment()
+    finally:
+        engine.dispose()
+    if bound is None or bound == (deployment.chain_id, deployment.address.lower()):
+        return
+    stamp = time.strftime("%Y%m%dT%H%M%S")
+    for suffix in ("", "-wal", "-shm"):
+        old = Path(f"{db}{suffix}")
+        if old.exists():
+            old.rename(db.with_name(f"ledger.{bound[1][:10]}.{stamp}.sqlite3{suffix}"))
