@@ -80,34 +80,46 @@ class LogStore:
 
     def append(self, commitments: Sequence[bytes]) -> list[Appended]:
         """Append commitments not yet in the log, in order; known ones map to their entry."""
+        with self.transaction() as conn:
+            return self.append_in(conn, commitments)
+
+    @contextmanager
+    def transaction(self) -> Iterator[Connection]:
+        """A write transaction; if it fails, the cached tree is dropped and reloaded later."""
         try:
             with self._begin() as conn:
-                size = self._lock_size(conn)
-                tree = self._sync(conn, size)
-                known = self._indices_of(conn, commitments)
-                result: list[Appended] = []
-                fresh: list[bytes] = []
-                for c in commitments:
-                    if c in known:
-                        result.append(Appended(known[c], c, False))
-                        continue
-                    known[c] = size + len(fresh)
-                    fresh.append(c)
-                    result.append(Appended(known[c], c, True))
-                if fresh:
-                    tree.extend(fresh)
-                    conn.execute(
-                        insert(log_entries),
-                        [{"leaf_index": size + i, "commitment": c} for i, c in enumerate(fresh)],
-                    )
-                    self._write_nodes(conn, size, tree)
-                    conn.execute(
-                        update(meta).where(meta.c.key == "log_size").values(value=str(tree.size))
-                    )
+                yield conn
         except BaseException:
-            self._tree = MerkleTree()  # the cache may hold what was rolled back: reload later
+            self._tree = MerkleTree()  # the cache may hold what was rolled back
             raise
+
+    def append_in(self, conn: Connection, commitments: Sequence[bytes]) -> list[Appended]:
+        """``append`` inside the caller's ``transaction()``, so other writes commit with it."""
+        size = self._lock_size(conn)
+        tree = self._sync(conn, size)
+        known = self._indices_of(conn, commitments)
+        result: list[Appended] = []
+        fresh: list[bytes] = []
+        for c in commitments:
+            if c in known:
+                result.append(Appended(known[c], c, False))
+                continue
+            known[c] = size + len(fresh)
+            fresh.append(c)
+            result.append(Appended(known[c], c, True))
+        if fresh:
+            tree.extend(fresh)
+            conn.execute(
+                insert(log_entries),
+                [{"leaf_index": size + i, "commitment": c} for i, c in enumerate(fresh)],
+            )
+            self._write_nodes(conn, size, tree)
+            conn.execute(update(meta).where(meta.c.key == "log_size").values(value=str(tree.size)))
         return result
+
+    def lock_for_append(self, conn: Connection) -> int:
+        """Take the log's write lock in ``conn``'s transaction; returns the stored size."""
+        return self._lock_size(conn)
 
     def _lock_size(self, conn: Connection) -> int:
         query = select(meta.c.value).where(meta.c.key == "log_size")

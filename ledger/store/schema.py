@@ -49,3 +49,21 @@ checkpoints = Table(
     Column("block_number", BigInteger, nullable=False),
     Column("block_timestamp", BigInteger, nullable=False),
 )
+
+# Accepted tips. No arrival order finer than the second is kept: the key is the commitment
+# (random-looking), there is no sequence column, and the sequencer orders a second's
+# submissions by commitment. ``envelope`` is the HPKE ciphertext for the review desk; direct
+# commitments (``source`` 2, from the chain) have none.
+SOURCE_API = 1
+SOURCE_DIRECT = 2
+submissions = Table(
+    "submissions",
+    metadata,
+    Column("commitment", LargeBinary(32), primary_key=True),
+    Column("received_at", BigInteger, nullable=False),
+    Column("source", Integer, nullable=False),
+    Column("envelope", LargeBinary, nullable=True),
+    Column("promise_signer", LargeBinary(20), nullable=True),
+    Column("promise_signature", LargeBinary(65), nullable=True),
+    Column("leaf_index", BigInteger, nullable=True, index=True),
+)

@@ -1,0 +1,146 @@
+"""Accepted submissions and their sequencing into the log.
+
+``accept`` is the durability point: a tip is acknowledged only after the transaction holding its
+row has committed. ``sequence`` moves pending submissions into the log in one transaction with
+the log's own writes, so a crash leaves a submission either pending or sequenced, never between.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ledger.store.log_store import Appended, LogStore
+from ledger.store.schema import SOURCE_API, SOURCE_DIRECT, submissions
+
+__all__ = ["SOURCE_API", "SOURCE_DIRECT", "NewSubmission", "Submission", "SubmissionStore"]
+
+_IN_BATCH = 500
+
+
+@dataclass(frozen=True)
+class NewSubmission:
+    commitment: bytes
+    received_at: int  # whole seconds: nothing finer is kept
+    source: int = SOURCE_API
+    envelope: bytes | None = None
+    promise_signer: bytes | None = None
+    promise_signature: bytes | None = None
+
+
+@dataclass(frozen=True)
+class Submission(NewSubmission):
+    leaf_index: int | None = None
+
+
+def _row(m: object) -> Submission:
+    r = m._mapping  # type: ignore[attr-defined]
+    return Submission(
+        commitment=bytes(r["commitment"]),
+        received_at=int(r["received_at"]),
+        source=int(r["source"]),
+        envelope=None if r["envelope"] is None else bytes(r["envelope"]),
+        promise_signer=None if r["promise_signer"] is None else bytes(r["promise_signer"]),
+        promise_signature=None if r["promise_signature"] is None else bytes(r["promise_signature"]),
+        leaf_index=None if r["leaf_index"] is None else int(r["leaf_index"]),
+    )
+
+
+class SubmissionStore:
+    """Submissions beside the log they go into (same database, same transactions)."""
+
+    def __init__(self, log: LogStore) -> None:
+        self.log = log
+
+    def accept(self, items: Sequence[NewSubmission]) -> list[Submission]:
+        """Store new submissions durably; one already known keeps its first row (idempotent).
+
+        Returns the stored row of every item, in order, once the transaction has committed.
+        """
+        if not items:
+            return []
+        with self.log.transaction() as conn:
+            dialect = conn.dialect.name
+            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+            conn.execute(
+                insert(submissions).on_conflict_do_nothing(index_elements=["commitment"]),
+                [
+                    {
+                        "commitment": i.commitment,
+                        "received_at": i.received_at,
+                        "source": i.source,
+                        "envelope": i.envelope,
+                        "promise_signer": i.promise_signer,
+                        "promise_signature": i.promise_signature,
+                    }
+                    for i in items
+                ],
+            )
+            stored = self._get_many(conn, [i.commitment for i in items])
+        return [stored[i.commitment] for i in items]
+
+    def _get_many(self, conn: Connection, commitments: Sequence[bytes]) -> dict[bytes, Submission]:
+        wanted = list(dict.fromkeys(commitments))
+        found: dict[bytes, Submission] = {}
+        for i in range(0, len(wanted), _IN_BATCH):
+            rows = conn.execute(
+                select(submissions).where(submissions.c.commitment.in_(wanted[i : i + _IN_BATCH]))
+            )
+            for row in rows:
+                s = _row(row)
+                found[s.commitment] = s
+        return found
+
+    def get(self, commitment: bytes) -> Submission | None:
+        with self.log.engine.connect() as conn:
+            return self._get_many(conn, [commitment]).get(commitment)
+
+    def pending_count(self) -> int:
+        with self.log.engine.connect() as conn:
+            count = conn.scalar(
+                select(func.count())
+                .select_from(submissions)
+                .where(submissions.c.leaf_index.is_(None))
+            )
+        return int(count or 0)
+
+    def oldest_pending(self) -> int | None:
+        """``received_at`` of the oldest submission not yet in the log (for maxMergeDelay)."""
+        with self.log.engine.connect() as conn:
+            value = conn.scalar(
+                select(func.min(submissions.c.received_at)).where(
+                    submissions.c.leaf_index.is_(None)
+                )
+            )
+        return None if value is None else int(value)
+
+    def sequence(self, limit: int) -> list[Appended]:
+        """Give up to ``limit`` pending submissions their leaf indices, oldest second first.
+
+        Within one second, order is by commitment: arrival order finer than a second is neither
+        stored nor revealed by the log.
+        """
+        with self.log.transaction() as conn:
+            self.log.lock_for_append(conn)  # before choosing: one sequencing at a time
+            pending = [
+                bytes(c)
+                for c in conn.execute(
+                    select(submissions.c.commitment)
+                    .where(submissions.c.leaf_index.is_(None))
+                    .order_by(submissions.c.received_at, submissions.c.commitment)
+                    .limit(limit)
+                ).scalars()
+            ]
+            if not pending:
+                return []
+            appended = self.log.append_in(conn, pending)
+            conn.execute(
+                update(submissions)
+                .where(submissions.c.commitment == bindparam("c"))
+                .values(leaf_index=bindparam("ix")),
+                [{"c": a.commitment, "ix": a.leaf_index} for a in appended],
+            )
+        return appended
