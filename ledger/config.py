@@ -29,7 +29,17 @@ class Settings(BaseSettings):
     key_passphrase: str | None = Field(default=None, repr=False)
     key_passphrase_file: Path | None = None
     rpc_timeout: float = 10.0
+    # Sequencer: a batch every interval, or sooner when this many submissions wait.
+    batch_interval: float = 1.0
+    batch_cap: int = 65_536
     confirmations: int = 0
+    # Seconds a sequencer's lease lasts without renewal before another instance takes over.
+    lease_seconds: float = 5.0
+    # HTTP API.
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body_bytes: int = 16 * 1024 * 1024
+    desk_public_key: str | None = None
 
     @property
     def deployment_file(self) -> Path:
@@ -38,6 +48,10 @@ class Settings(BaseSettings):
     @property
     def anchorer_key_file(self) -> Path:
         return self.home / "anchorer-key.json"
+
+    @property
+    def desk_public_file(self) -> Path:
+        return self.home / "desk-public.txt"
 
     @property
     def devchain_dir(self) -> Path:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import StoreError
@@ -73,3 +73,12 @@ def _redact(url: str) -> str:
         scheme, rest = url.split("://", 1)
         return f"{scheme}://…@{rest.split('@', 1)[1]}"
     return url
+
+
+def positional(conn: Connection, sql: str) -> str:
+    """Constant ``sql`` written with ``?`` placeholders, in the driver's own paramstyle.
+
+    For the few bulk statements sent with ``exec_driver_sql``: SQLAlchemy's per-row parameter
+    processing costs more than the statement itself on a 65,536-row batch.
+    """
+    return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")

@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from ledger.core.merkle import HASH_SIZE
 from ledger.core.tree import MerkleTree
 from ledger.errors import ChainMismatchError, LogStateError, StoreError
+from ledger.store.database import positional
 from ledger.store.schema import checkpoints, log_entries, log_nodes, meta
 
 NODES_PER_CHUNK = 256
@@ -93,11 +94,17 @@ class LogStore:
             self._tree = MerkleTree()  # the cache may hold what was rolled back
             raise
 
-    def append_in(self, conn: Connection, commitments: Sequence[bytes]) -> list[Appended]:
-        """``append`` inside the caller's ``transaction()``, so other writes commit with it."""
+    def append_in(
+        self, conn: Connection, commitments: Sequence[bytes], *, distinct_new: bool = False
+    ) -> list[Appended]:
+        """``append`` inside the caller's ``transaction()``, so other writes commit with it.
+
+        ``distinct_new`` skips the look-up of known commitments when the caller knows they are
+        distinct and not in the log (the UNIQUE constraint still refuses a wrong promise).
+        """
         size = self._lock_size(conn)
         tree = self._sync(conn, size)
-        known = self._indices_of(conn, commitments)
+        known = {} if distinct_new else self._indices_of(conn, commitments)
         result: list[Appended] = []
         fresh: list[bytes] = []
         for c in commitments:
@@ -109,9 +116,9 @@ class LogStore:
             result.append(Appended(known[c], c, True))
         if fresh:
             tree.extend(fresh)
-            conn.execute(
-                insert(log_entries),
-                [{"leaf_index": size + i, "commitment": c} for i, c in enumerate(fresh)],
+            conn.exec_driver_sql(
+                positional(conn, "INSERT INTO log_entries (leaf_index, commitment) VALUES (?, ?)"),
+                [(size + i, c) for i, c in enumerate(fresh)],
             )
             self._write_nodes(conn, size, tree)
             conn.execute(update(meta).where(meta.c.key == "log_size").values(value=str(tree.size)))

@@ -10,9 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, func, select, update
+from sqlalchemy import Connection, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ledger.store.database import positional
 from ledger.store.log_store import Appended, LogStore
 from ledger.store.schema import SOURCE_API, SOURCE_DIRECT, submissions
 
@@ -136,11 +137,10 @@ class SubmissionStore:
             ]
             if not pending:
                 return []
-            appended = self.log.append_in(conn, pending)
-            conn.execute(
-                update(submissions)
-                .where(submissions.c.commitment == bindparam("c"))
-                .values(leaf_index=bindparam("ix")),
-                [{"c": a.commitment, "ix": a.leaf_index} for a in appended],
+            # Pending rows are distinct (primary key) and not yet in the log (leaf_index NULL).
+            appended = self.log.append_in(conn, pending, distinct_new=True)
+            conn.exec_driver_sql(
+                positional(conn, "UPDATE submissions SET leaf_index = ? WHERE commitment = ?"),
+                [(a.leaf_index, a.commitment) for a in appended],
             )
         return appended
