@@ -22,8 +22,11 @@ __all__ = [
     "ConfigError",
     "ContractRevertedError",
     "DeploymentError",
+    "EnvelopeError",
+    "LeaseLostError",
     "LedgerError",
     "LogStateError",
+    "NotAnchoredError",
     "ProofError",
     "ProtocolError",
     "ReceiptError",
@@ -65,9 +68,21 @@ class ChainMismatchError(ChainError):
     """The chain's anchored history does not match the local log: refusing to anchor."""
 
 
+class EnvelopeError(LedgerError):
+    """A sealed tip that cannot be opened: wrong desk key, tampered, or not for this commitment."""
+
+
+class NotAnchoredError(ProofError):
+    """Asked for a tree size or entries beyond the latest checkpoint anchored on chain."""
+
+
 class StoreError(LedgerError):
     """The local store failed or holds inconsistent data."""
 
 
 class LogStateError(StoreError):
     """The stored log's subtree hashes do not agree with its entries."""
+
+
+class LeaseLostError(StoreError):
+    """This instance no longer holds the sequencer lease: another instance may be active."""

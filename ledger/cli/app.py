@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import chain_commands, tip_commands
+from ledger.cli import chain_commands, key_commands, tip_commands
 
 app = typer.Typer(
     name="tipledger",
@@ -16,6 +16,7 @@ app = typer.Typer(
 )
 chain_commands.register(app)
 tip_commands.register(app)
+key_commands.register(app)
 
 
 def main() -> None:
