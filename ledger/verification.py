@@ -21,8 +21,13 @@ def verify_receipt(receipt: Receipt, document: bytes | None, w3: Web3) -> Verdic
     query = offline.query
     with chain_errors("reading the chain id"):
         chain_id = int(w3.eth.chain_id)
-    root = timestamp = None
+    root: bytes | None = None
+    timestamp: int | None = None
     signer_is_anchorer = max_merge_delay = None
+    if chain_id != query.chain_id and query.tree_size is not None:
+        # Another chain cannot confirm this checkpoint: the chain_id check fails, and so must
+        # the checkpoint checks (nothing read from a foreign chain could count).
+        root, timestamp = b"\x00" * 32, 0
     if chain_id == query.chain_id:
         contract = TipLedgerContract(w3, query.contract)
         if query.tree_size is not None:
