@@ -1,8 +1,17 @@
 """Anchoring: put the log's newest tree head on chain, proven consistent with the last one.
 
-Before every anchor the local log is reconciled with the chain: the chain's latest checkpoint
-must be a tree head the local log has had. If it is not (a reset devchain, another contract, a
-lost database), anchoring stops with ``ChainMismatchError``: sending anything would fork the log.
+Before every anchor the local log is reconciled with the chain: the node must still serve the
+contract this store belongs to (same chain, same code), the chain's latest checkpoint must be a
+tree head the local log has had, and every checkpoint this store recorded as anchored must still
+be on chain. If not (a reset devchain, another contract, a lost database), anchoring stops with
+``ChainMismatchError``: sending anything would fork the log.
+
+Roots are always computed from the stored tree, never from anything held in memory only. A
+checkpoint is recorded as anchored once its transaction has ``confirmations`` blocks on top.
+
+``anchor()`` sends and waits in one call (the CLI's path). The service's sequencer instead takes
+``plan()`` and sends it as a durable transaction (``ledger.chain.tx_manager``), then ``record()``s
+it once final.
 """
 
 from __future__ import annotations
@@ -10,7 +19,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
+from eth_utils.crypto import keccak
 
+from ledger.chain.client import chain_errors
 from ledger.chain.contract import Checkpoint, TipLedgerContract
 from ledger.core.encoding import to_hex
 from ledger.errors import ChainMismatchError
@@ -24,19 +35,99 @@ class AnchorOutcome:
     gas_used: int = 0
 
 
+@dataclass(frozen=True)
+class AnchorPlan:
+    """The next anchor: the stored log's head and its consistency proof from the chain's."""
+
+    tree_size: int
+    root_hash: bytes
+    proof: list[bytes]
+    previous_size: int
+
+
 class Anchorer:
     """Anchors one store's log through one contract with one ANCHORER_ROLE key."""
 
-    def __init__(self, store: LogStore, contract: TipLedgerContract, account: LocalAccount):
+    def __init__(
+        self,
+        store: LogStore,
+        contract: TipLedgerContract,
+        account: LocalAccount,
+        *,
+        confirmations: int = 0,
+        deploy_block: int = 0,
+    ):
         self.store = store
         self.contract = contract
         self.account = account
+        self.confirmations = max(0, confirmations)
+        self.deploy_block = deploy_block
+
+    def check_chain(self) -> None:
+        """The node still serves the contract this store belongs to: same chain, same code."""
+        w3 = self.contract.w3
+        with chain_errors("checking the chain"):
+            chain_id = int(w3.eth.chain_id)
+            code = bytes(w3.eth.get_code(self.contract.address))
+        bound = self.store.deployment()
+        if bound is not None and bound != (chain_id, self.contract.address.lower()):
+            raise ChainMismatchError(
+                f"this log belongs to contract {bound[1]} on chain {bound[0]}, but the node "
+                f"serves chain {chain_id} and the service is set to {self.contract.address}: "
+                "refusing to anchor"
+            )
+        if keccak(code) != self.contract.code_hash:
+            state = "there is no contract code" if not code else "the contract code differs"
+            raise ChainMismatchError(
+                f"{state} at {self.contract.address} on chain {chain_id}: the chain was reset "
+                "or replaced, and this log's anchors are not on it; refusing to anchor"
+            )
 
     def reconcile(self) -> Checkpoint:
-        """The chain's latest checkpoint, after checking the local log agrees with it."""
+        """The chain's latest checkpoint, after checking the local log agrees with it.
+
+        Records the chain's latest final checkpoint if this store has not yet (a crash after
+        the anchor transaction, before it was recorded).
+        """
+        self.check_chain()
         latest = self.contract.latest()
+        self._check_recorded(latest)
         if latest.tree_size == 0:
             return latest
+        self._check_local(latest)
+        final = latest if self.confirmations == 0 else self._final_latest()
+        if final is not None and final.tree_size and self.store.checkpoint(final.tree_size) is None:
+            self._check_local(final)
+            self._record_from_chain(final)
+        return latest
+
+    def _check_recorded(self, latest: Checkpoint) -> None:
+        recorded = self.store.latest_checkpoint()
+        if recorded is None:
+            return
+        if latest.tree_size < recorded.tree_size:
+            raise ChainMismatchError(
+                f"this log recorded a checkpoint of size {recorded.tree_size} anchored on "
+                f"{self.contract.address}, but the chain's latest is of size {latest.tree_size}: "
+                "the chain lost history (a reset devchain?); refusing to anchor"
+            )
+        on_chain = self.contract.checkpoint(recorded.tree_size)
+        if on_chain.root_hash != recorded.root_hash:
+            raise ChainMismatchError(
+                f"the chain's checkpoint of size {recorded.tree_size} has root "
+                f"{to_hex(on_chain.root_hash)}, this log recorded {to_hex(recorded.root_hash)}: "
+                "refusing to anchor"
+            )
+
+    def _final_latest(self) -> Checkpoint | None:
+        with chain_errors("reading the block number"):
+            head = int(self.contract.w3.eth.block_number)
+        block = head - self.confirmations
+        if block < self.deploy_block:
+            return None
+        return self.contract.latest(block=block)
+
+    def _check_local(self, latest: Checkpoint) -> None:
         tree = self.store.tree()
         if latest.tree_size > tree.size:
             raise ChainMismatchError(
@@ -51,9 +142,6 @@ class Anchorer:
                 f"{to_hex(latest.root_hash)}, the local log has {to_hex(local_root)} at that "
                 "size: refusing to anchor a forked log"
             )
-        if self.store.checkpoint(latest.tree_size) is None:
-            self._record_from_chain(latest)
-        return latest
 
     def _record_from_chain(self, latest: Checkpoint) -> None:
         # We crashed after the anchor transaction and before recording it: recover it from
@@ -70,22 +158,51 @@ class Anchorer:
             )
         )
 
-    def anchor(self) -> AnchorOutcome | None:
-        """Anchor the log's current head; None if the log is empty."""
-        latest = self.reconcile()
+    def plan(self, latest: Checkpoint) -> AnchorPlan | None:
+        """The anchor to send after the chain's ``latest`` (reconciled), or None if the stored
+        log has not grown past it."""
         tree = self.store.tree()
         size = tree.size
-        if size == 0:
+        if size <= latest.tree_size:
             return None
-        if size == latest.tree_size:
-            stored = self.store.checkpoint(size)
+        proof = tree.consistency_proof(latest.tree_size, size) if latest.tree_size else []
+        return AnchorPlan(size, tree.root(size), proof, latest.tree_size)
+
+    def record(
+        self,
+        tree_size: int,
+        root_hash: bytes,
+        tx_hash: bytes,
+        block_number: int,
+        block_timestamp: int,
+    ) -> StoredCheckpoint:
+        """Record a final anchor, after checking it against the stored log once more."""
+        local = self.store.tree().root(tree_size)
+        if local != root_hash:
+            raise ChainMismatchError(
+                f"the anchored root of size {tree_size} is {to_hex(root_hash)}, the stored log "
+                f"has {to_hex(local)}: refusing to record it"
+            )
+        checkpoint = StoredCheckpoint(tree_size, root_hash, tx_hash, block_number, block_timestamp)
+        self.store.record_checkpoint(checkpoint)
+        return checkpoint
+
+    def anchor(self) -> AnchorOutcome | None:
+        """Anchor the log's current head and wait for the receipt; None if the log is empty."""
+        latest = self.reconcile()
+        plan = self.plan(latest)
+        if plan is None:
+            if self.store.size() == 0:
+                return None
+            stored = self.store.checkpoint(latest.tree_size)
             assert stored is not None  # reconcile recorded it
             return AnchorOutcome(stored, new=False)
-        root = tree.root(size)
-        proof = tree.consistency_proof(latest.tree_size, size) if latest.tree_size else []
-        result = self.contract.anchor(self.account, size, root, proof)
-        checkpoint = StoredCheckpoint(
-            size, root, result.tx_hash, result.block_number, result.block_timestamp
+        result = self.contract.anchor(self.account, plan.tree_size, plan.root_hash, plan.proof)
+        checkpoint = self.record(
+            plan.tree_size,
+            plan.root_hash,
+            result.tx_hash,
+            result.block_number,
+            result.block_timestamp,
         )
-        self.store.record_checkpoint(checkpoint)
         return AnchorOutcome(checkpoint, new=True, gas_used=result.gas_used)

@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     confirmations: int = 0
     # Seconds a sequencer's lease lasts without renewal before another instance takes over.
     lease_seconds: float = 5.0
+    # Seconds an anchor transaction may stay unmined before it is replaced with higher fees.
+    tx_stuck_seconds: float = 30.0
     # HTTP API.
     host: str = "127.0.0.1"
     port: int = 8000

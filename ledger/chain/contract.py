@@ -241,6 +241,26 @@ class TipLedgerContract:
             gas_used=int(receipt["gasUsed"]),
         )
 
+    def encode_anchor(self, tree_size: int, root_hash: bytes, proof: Sequence[bytes]) -> bytes:
+        """The calldata of ``anchor(treeSize, rootHash, consistencyProof)``, for callers that
+        sign and send transactions themselves (the sequencer's durable transactions)."""
+        args = [tree_size, _bytes32(root_hash, "root_hash"), [_bytes32(p, "proof") for p in proof]]
+        with chain_errors("encoding anchor()", self._decoder):
+            return bytes.fromhex(self.contract.encode_abi("anchor", args=args)[2:])
+
+    def anchored_in(self, receipt: TxReceipt) -> AnchoredEvent | None:
+        """The Anchored event a mined transaction emitted, if any."""
+        logs = self.contract.events.Anchored().process_receipt(receipt, errors=DISCARD)
+        if not logs:
+            return None
+        log = logs[0]
+        return AnchoredEvent(
+            **_where(log),
+            tree_size=int(log["args"]["treeSize"]),
+            root_hash=bytes(log["args"]["rootHash"]),
+            timestamp=int(log["args"]["timestamp"]),
+        )
+
     def simulate_anchor(
         self, sender: str, tree_size: int, root_hash: bytes, proof: Sequence[bytes]
     ) -> None:
