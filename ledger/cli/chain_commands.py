@@ -14,6 +14,7 @@ from rich.table import Table
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy as deploy_contract
 from ledger.cli.common import err, one_line_errors, open_chain, out, settings, utc
+from ledger.cli.serve_commands import Host, run_service
 from ledger.core.encoding import to_hex
 from ledger.devnet import provision, start_devchain
 from ledger.keys import load_key, read_passphrase
@@ -56,12 +57,40 @@ def _run_devchain(port: int | None) -> None:
         chain.stop()
 
 
+def _run_up(port: int | None, host: str | None, api_port: int | None) -> None:
+    s = settings()
+    chain = start_devchain(s, port)
+    try:
+        w3 = connect(chain.rpc_url)
+        deployment, new = provision(s, w3, chain.rpc_url)
+        err.print(
+            f"[bold green]TipLedger devchain is running[/] "
+            f"({'deployed a new contract' if new else 'resumed the existing deployment'})",
+        )
+        err.print(f"  RPC URL      {chain.rpc_url}")
+        err.print(f"  data dir     {s.home}")
+        # The API server handles SIGINT/SIGTERM itself and returns; the chain stops after it.
+        run_service(s, deployment, w3, host=host, port=api_port)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        err.print("stopping the devchain…")
+        chain.stop()
+
+
+ApiPort = Annotated[
+    int | None,
+    typer.Option("--api-port", help="Port for the HTTP API (default: TIPLEDGER_PORT or 8000)."),
+]
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @one_line_errors
-    def up(port: Port = None) -> None:
-        """Start the embedded default: a local chain with TipLedger deployed (Ctrl-C stops)."""
-        _run_devchain(port)
+    def up(port: Port = None, host: Host = None, api_port: ApiPort = None) -> None:
+        """Start the embedded default: a local chain, TipLedger deployed on it if needed, and
+        the HTTP API with its sequencer (SQLite in the data directory). Ctrl-C stops all."""
+        _run_up(port, host, api_port)
 
     @app.command()
     @one_line_errors

@@ -15,7 +15,9 @@ from rich.table import Table
 
 from ledger.anchoring import Anchorer
 from ledger.chain.client import connect
+from ledger.cli import api_client
 from ledger.cli.common import (
+    EXIT_ERROR,
     EXIT_INVALID,
     err,
     fail,
@@ -68,6 +70,74 @@ def _author(path: Path | None) -> LocalAccount | None:
     return account
 
 
+Api = Annotated[
+    str | None,
+    typer.Option("--api", help="URL of a running TipLedger service (e.g. http://127.0.0.1:8000)."),
+]
+
+
+def _write_receipt(receipt: Receipt, out_file: Path | None) -> None:
+    text_out = receipt.to_json()
+    if out_file is not None:
+        out_file.write_text(text_out + "\n", encoding="utf-8")
+        err.print(f"receipt written to {out_file}")
+    else:
+        out.print(text_out, markup=False)
+
+
+def _submit_via_api(
+    url: str, document: bytes, author: LocalAccount | None, out_file: Path | None, wait: float
+) -> None:
+    def accepted(receipt: Receipt) -> None:
+        promise = receipt.promise
+        when = f" at {utc(promise.received_at)}" if promise is not None else ""
+        err.print(f"accepted{when}: commitment {receipt.commitment}; waiting for the anchor…")
+
+    receipt = api_client.submit(
+        url,
+        document,
+        salt=new_salt(),
+        author=author.address if author else ZERO_AUTHOR,
+        wait=wait,
+        on_pending=accepted,
+    )
+    _write_receipt(receipt, out_file)
+    inclusion = receipt.inclusion
+    if inclusion is None:
+        err.print(
+            f"[yellow]not anchored within {wait:g} s[/]: this receipt is pending (its promise is "
+            f"the service's word). Fetch the inclusion later from {url.rstrip('/')}"
+            f"/v1/tips/{receipt.commitment}/receipt"
+        )
+        raise typer.Exit(EXIT_ERROR)
+    err.print(
+        f"[green]anchored[/]: entry {inclusion.leaf_index} in the checkpoint of size "
+        f"{inclusion.tree_size}, block {inclusion.block_number} at "
+        f"{utc(inclusion.block_timestamp)}. Keep the receipt secret: with the document it "
+        "proves your tip."
+    )
+
+
+def _verify_via_api(url: str, receipt: Receipt, document: bytes | None, as_json: bool) -> None:
+    verdict = api_client.verify(url, receipt, document)
+    if as_json:
+        out.print_json(json.dumps(verdict))
+    else:
+        table = Table(show_header=False, box=None, pad_edge=False)
+        for c in verdict.get("checks", []):
+            mark = "[green]✓[/]" if c.get("ok") else "[red]✗[/]"
+            table.add_row(mark, str(c.get("name")), str(c.get("detail")))
+        err.print(table)
+        for w in verdict.get("warnings", []):
+            err.print(f"[yellow]warning:[/] {w}")
+        if document is None:
+            err.print("[yellow]note:[/] no document given: only the receipt was checked")
+        err.print(f"[dim]verdict computed by the service at {url}[/]")
+        out.print(str(verdict.get("summary")))
+    if not verdict.get("valid"):
+        raise typer.Exit(EXIT_INVALID)
+
+
 def register(app: typer.Typer) -> None:
     @app.command()
     @one_line_errors
@@ -89,11 +159,25 @@ def register(app: typer.Typer) -> None:
             Path | None, typer.Option("--out", "-o", help="Write the receipt here, not stdout.")
         ] = None,
         rpc: Rpc = None,
+        api: Api = None,
+        wait: Annotated[
+            float,
+            typer.Option(
+                "--wait", min=0, help="With --api: seconds to wait for the anchor (default 60)."
+            ),
+        ] = 60.0,
     ) -> None:
-        """Append a tip to the log, anchor it at once and print its receipt (JSON)."""
+        """Submit a tip and print its receipt (JSON).
+
+        Without --api: appends it to the local log and anchors it at once. With --api URL: sends
+        it to a running service (with a salt made here) and waits for the anchor.
+        """
         document = _read_document(text, file, "tip")
         if document is None:
             fail("nothing to submit: give the tip with --text or as a FILE")
+        if api is not None:
+            _submit_via_api(api, document, _author(author_key), out_file, wait)
+            return
         s = settings()
         deployment, _w3, contract = open_chain(s, rpc)
         anchorer_key = load_key(
@@ -151,10 +235,13 @@ def register(app: typer.Typer) -> None:
         ] = None,
         rpc: Rpc = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
+        api: Api = None,
     ) -> None:
         """Verify a receipt with only the receipt, the document and the chain.
 
-        Exit 0 when valid, 1 when not, 2 when it could not be checked.
+        With --api URL the service's POST /v1/verify computes the verdict instead (the same
+        code); without it nothing but the chain is asked. Exit 0 when valid, 1 when not, 2 when
+        it could not be checked.
         """
         try:
             raw = sys.stdin.buffer.read() if str(receipt_file) == "-" else receipt_file.read_bytes()
@@ -165,6 +252,9 @@ def register(app: typer.Typer) -> None:
         except ReceiptError as exc:
             fail(f"not a valid receipt: {exc}")
         document = _read_document(text, document_file, "document")
+        if api is not None:
+            _verify_via_api(api, receipt, document, as_json)
+            return
         s = settings()
         try:
             deployment = load_deployment(s)

@@ -29,24 +29,50 @@ def _sqlite_pragmas(dbapi_connection: object, _record: object) -> None:
     cursor.close()
 
 
+def _sqlite_query_only(dbapi_connection: object, _record: object) -> None:
+    cursor = dbapi_connection.cursor()  # type: ignore[attr-defined]
+    cursor.execute("PRAGMA query_only=ON")
+    cursor.close()
+
+
 def _sqlite_begin(conn: object) -> None:
     # Take the write lock at BEGIN, so two writers serialise instead of failing on upgrade.
     conn.exec_driver_sql("BEGIN IMMEDIATE")  # type: ignore[attr-defined]
 
 
-def open_database(url: str, *, migrate: bool = True) -> Engine:
-    """An engine for ``url`` (``sqlite:///…`` or ``postgresql+psycopg://…``), schema migrated."""
+def _sqlite_begin_read(conn: object) -> None:
+    # A deferred read transaction: one WAL snapshot for all its statements, no write lock.
+    conn.exec_driver_sql("BEGIN")  # type: ignore[attr-defined]
+
+
+def open_database(url: str, *, migrate: bool = True, read_only: bool = False) -> Engine:
+    """An engine for ``url`` (``sqlite:///…`` or ``postgresql+psycopg://…``), schema migrated.
+
+    ``read_only`` gives an engine for readers beside the writers (the API's proofs and receipts):
+    each transaction reads one consistent snapshot (SQLite: a deferred ``BEGIN`` on the WAL, not
+    ``BEGIN IMMEDIATE``, so readers never wait for the write lock; PostgreSQL: ``REPEATABLE
+    READ``, so a multi-statement read never mixes two commits), and writing is refused.
+    """
     try:
         if url.startswith("sqlite"):
             engine = create_engine(url, connect_args={"timeout": 30})
             event.listen(engine, "connect", _sqlite_pragmas)
+            if read_only:
+                event.listen(engine, "connect", _sqlite_query_only)
             # Let SQLAlchemy stop emitting its own BEGIN so ours (IMMEDIATE) is the one used.
             event.listen(
                 engine,
                 "connect",
                 lambda dbapi_conn, _rec: setattr(dbapi_conn, "isolation_level", None),
             )
-            event.listen(engine, "begin", _sqlite_begin)
+            event.listen(engine, "begin", _sqlite_begin_read if read_only else _sqlite_begin)
+        elif read_only:
+            engine = create_engine(
+                url,
+                pool_pre_ping=True,
+                isolation_level="REPEATABLE READ",
+                execution_options={"postgresql_readonly": True},
+            )
         else:
             engine = create_engine(url, pool_pre_ping=True)
         if migrate:

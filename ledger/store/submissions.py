@@ -11,7 +11,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, func, select
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.store.database import positional
 from ledger.store.log_store import Appended, LogStore
@@ -20,6 +19,10 @@ from ledger.store.schema import SOURCE_API, SOURCE_DIRECT, submissions
 __all__ = ["SOURCE_API", "SOURCE_DIRECT", "NewSubmission", "Submission", "SubmissionStore"]
 
 _IN_BATCH = 500
+_ACCEPT_SQL = (
+    "INSERT INTO submissions (commitment, received_at, source, envelope, promise_signer, "
+    "promise_signature) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (commitment) DO NOTHING"
+)
 
 
 @dataclass(frozen=True)
@@ -63,23 +66,25 @@ class SubmissionStore:
         """
         if not items:
             return []
-        with self.log.transaction() as conn:
-            dialect = conn.dialect.name
-            insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-            conn.execute(
-                insert(submissions).on_conflict_do_nothing(index_elements=["commitment"]),
-                [
-                    {
-                        "commitment": i.commitment,
-                        "received_at": i.received_at,
-                        "source": i.source,
-                        "envelope": i.envelope,
-                        "promise_signer": i.promise_signer,
-                        "promise_signature": i.promise_signature,
-                    }
-                    for i in items
-                ],
+        # Parameters built before the transaction, and the insert sent straight to the driver:
+        # the write lock is held for as little time (and as little Python) as possible.
+        rows = [
+            (
+                i.commitment,
+                i.received_at,
+                i.source,
+                i.envelope,
+                i.promise_signer,
+                i.promise_signature,
             )
+            for i in items
+        ]
+        distinct = len({i.commitment for i in items}) == len(items)
+        with self.log.transaction() as conn:
+            inserted = conn.exec_driver_sql(positional(conn, _ACCEPT_SQL), rows).rowcount
+            if distinct and inserted == len(items):
+                # every row is new: what was stored is exactly what was given
+                return [Submission(**i.__dict__) for i in items]
             stored = self._get_many(conn, [i.commitment for i in items])
         return [stored[i.commitment] for i in items]
 

@@ -1,0 +1,124 @@
+"""``LedgerError`` and request-validation failures as HTTP answers: the only place that maps them.
+
+Every refusal is JSON ``{"detail": "<one readable line>"}``. Bad input is always a 4xx: 400 for
+a range that cannot be served, 404 for what does not exist (yet), 413 for a body over the limit,
+422 for anything malformed. A 5xx means the service or the chain failed, never the request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from typing import Any
+
+import orjson
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import Response
+
+from ledger.errors import (
+    ChainError,
+    ChainMismatchError,
+    ChainUnavailableError,
+    ConfigError,
+    EnvelopeError,
+    LedgerError,
+    NotAnchoredError,
+    ProofError,
+    ProtocolError,
+    ReceiptError,
+    StoreError,
+)
+
+log = logging.getLogger("tipledger.api")
+
+
+class UnknownTipError(LedgerError):
+    """No submission and no log entry has this commitment (404)."""
+
+
+def status_for(exc: LedgerError) -> int:
+    """The HTTP status for a ledger error (most specific class first)."""
+    if isinstance(exc, UnknownTipError | NotAnchoredError):
+        return 404
+    if isinstance(exc, ProofError):
+        return 400
+    if isinstance(exc, ReceiptError | ProtocolError | EnvelopeError):
+        return 422
+    if isinstance(exc, ChainUnavailableError | ChainMismatchError | StoreError):
+        return 503
+    if isinstance(exc, ChainError):
+        return 502
+    if isinstance(exc, ConfigError):
+        return 500
+    return 500
+
+
+def error_response(status: int, detail: str, headers: dict[str, str] | None = None) -> Response:
+    return Response(
+        orjson.dumps({"detail": detail}),
+        status_code=status,
+        media_type="application/json",
+        headers=headers,
+    )
+
+
+async def _ledger_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LedgerError)
+    status = status_for(exc)
+    if status >= 500:
+        # The service's own failure: say what failed (never anything about the request).
+        log.warning("%s: %s", type(exc).__name__, exc)
+        detail = str(exc) if status != 500 else "internal error: " + type(exc).__name__
+    else:
+        detail = str(exc)
+    return error_response(status, detail.replace("\n", " "))
+
+
+async def _validation_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    return error_response(422, describe_validation(exc.errors()))
+
+
+async def _http_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
+    return error_response(exc.status_code, detail, getattr(exc, "headers", None))
+
+
+async def _unexpected(_request: Request, exc: Exception) -> Response:
+    log.error("unexpected %s: %s", type(exc).__name__, exc, exc_info=exc)
+    return error_response(500, "internal error")
+
+
+def describe_validation(errors: Sequence[Any]) -> str:
+    """FastAPI's validation errors as one line: ``query parameter 'size': ...``."""
+    if not errors:
+        return "invalid request"
+    parts = []
+    for err in list(errors)[:3]:
+        loc = [str(p) for p in err.get("loc", ())]
+        where = ""
+        if loc and loc[0] in ("query", "path", "header", "cookie"):
+            where = f"{loc[0]} parameter {'.'.join(loc[1:])!r}"
+        elif loc and loc[0] == "body":
+            where = f"body field {'.'.join(loc[1:])!r}" if len(loc) > 1 else "body"
+        elif loc:
+            where = ".".join(loc)
+        message = str(err.get("msg", "invalid"))
+        if "input" in err and err.get("type") != "missing":
+            shown = repr(err["input"])
+            message += f" (got {shown if len(shown) <= 40 else shown[:37] + '...'})"
+        parts.append(f"{where}: {message}" if where else message)
+    line = "; ".join(parts)
+    if len(errors) > 3:
+        line += f" (and {len(errors) - 3} more)"
+    return line
+
+
+def install(app: FastAPI) -> None:
+    app.add_exception_handler(LedgerError, _ledger_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    app.add_exception_handler(Exception, _unexpected)

@@ -1,0 +1,142 @@
+"""The FastAPI application: ``create_app(service)`` wires routes, errors and the body limit.
+
+The app holds one ``LedgerService`` (``app.state.service``) and, by default, starts it when the
+server starts and closes it (committing what is queued) when the server stops. Run it with
+``tipledger serve``, or ``uvicorn_config(app, settings)`` for the settings that keep requests
+anonymous: no access log, no proxy headers, no server header.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import uvicorn
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.routing import Route
+
+from api import errors
+from api.middleware import BodySizeLimit
+from api.models import TipMultipart, TipRequest, VerifyRequest
+from api.routes import health, log, tips, verify
+from ledger.config import Settings
+from ledger.service import LedgerService
+
+DESCRIPTION = """\
+Submit whistleblower tips and get receipts that prove, to anyone and forever, that a tip existed
+no later than a given time. Tips are sealed to the review desk before storage; nothing about the
+sender (address, user agent, arrival order finer than the second) is stored or logged.
+
+Every refusal is `{"detail": "<one readable line>"}`: 4xx for bad input, 5xx only when the
+service or the chain failed. The wire format is PROTOCOL.md (receipts: section 6).
+"""
+
+
+def create_app(
+    service: LedgerService,
+    *,
+    max_body_bytes: int | None = None,
+    manage_lifecycle: bool = True,
+) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if manage_lifecycle:
+            service.start()
+        try:
+            yield
+        finally:
+            if manage_lifecycle:
+                service.close()
+
+    app = FastAPI(
+        title="TipLedger",
+        version="1",
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        # No OpenTelemetry: its HTTP spans record client addresses and user agents, which must
+        # never be kept for submissions (and it costs time on every request).
+        telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
+        openapi_tags=[
+            {"name": "tips", "description": "Submit tips and fetch their receipts."},
+            {"name": "log", "description": "The anchored log, for auditors."},
+            {"name": "verify", "description": "Verify a receipt against the chain."},
+            {"name": "operations", "description": "Health and metrics."},
+        ],
+    )
+    app.state.service = service
+    errors.install(app)
+    # The submission route first as a plain Starlette route (a third less overhead per request
+    # than FastAPI's handling); the FastAPI route behind it documents it in the OpenAPI.
+    app.router.routes.append(Route("/v1/tips", tips.submit_tip_fast, methods=["POST"]))
+    for module in (tips, log, verify, health):
+        app.include_router(module.router)
+    limit = max_body_bytes if max_body_bytes is not None else service.settings.max_body_bytes
+    app.add_middleware(BodySizeLimit, max_bytes=limit)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title,
+                version=app.version,
+                description=app.description,
+                routes=app.routes,
+                tags=app.openapi_tags,
+            )
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            # Bodies parsed by the routes themselves (for speed), described here.
+            for model in (TipRequest, TipMultipart, VerifyRequest):
+                model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                for name, sub in model_schema.pop("$defs", {}).items():
+                    components.setdefault(name, sub)
+                components[model.__name__] = model_schema
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app
+
+
+class _NoRequestMetadata(logging.Filter):
+    """Drops every access-log record, and uvicorn's TRACE records (which name the client)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return record.name != "uvicorn.access" and record.levelno >= logging.DEBUG
+
+
+_FILTER = _NoRequestMetadata()
+
+
+def anonymize_server_logs() -> None:
+    """Make uvicorn unable to log who sent a request, whatever handlers are added later.
+
+    ``access_log=False`` only works while the access logger has no handler (uvicorn checks
+    ``hasHandlers()``); a filter on the logger itself drops the records before any handler.
+    """
+    for name in ("uvicorn.access", "uvicorn.error", "uvicorn"):
+        logger = logging.getLogger(name)
+        if _FILTER not in logger.filters:
+            logger.addFilter(_FILTER)
+
+
+def uvicorn_config(app: FastAPI | str, settings: Settings, **overrides: Any) -> uvicorn.Config:
+    """Server settings that keep submitters anonymous: no access log (it would record client
+    addresses and exact times), no X-Forwarded-For handling, no Server header."""
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "access_log": False,
+        "proxy_headers": False,
+        "server_header": False,
+        "log_level": "info",
+        "loop": "auto",
+        "http": "auto",
+        "lifespan": "on",
+        "timeout_graceful_shutdown": 10,
+    }
+    options.update(overrides)
+    config = uvicorn.Config(app, **options)  # configures uvicorn's logging ...
+    anonymize_server_logs()  # ... then this makes sure nothing about a client gets through
+    return config

@@ -1,0 +1,352 @@
+"""The HTTP API's request and response models: the OpenAPI document, with an example on each.
+
+Hot routes parse and answer without these (``orjson`` straight to and from dicts, see
+``api.routes.tips``); the models describe the same shapes for clients and are held equal to what
+the routes send by the tests.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
+
+EXAMPLE_CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+EXAMPLE_SIGNER = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+EXAMPLE_COMMITMENT = "0x3f1e0f7a8f2c6d0a4b9e5c1d2e3f405162738495a6b7c8d9eafb0c1d2e3f4a5b"
+EXAMPLE_SALT = "0x9c2d4b6f8a0c1e3f5a7b9d1f3e5c7a9b0d2f4e6a8c0b1d3f5e7a9c0b2d4f6e8a"
+EXAMPLE_DIGEST = "0x2c26b46b68ffc68ff99b453c1d30413413422d706483bfa0f98a5e886266e7ae"
+EXAMPLE_ROOT = "0x5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328"
+EXAMPLE_TX = "0x8b1f4a4d0c6e2f7a9b3c5d7e9f1a3b5c7d9e1f3a5b7c9d1e3f5a7b9c1d3e5f7a"
+EXAMPLE_SIGNATURE = (
+    "0x6e1d2c3b4a5968778695a4b3c2d1e0f1e2d3c4b5a69788796a5b4c3d2e1f0a1b"
+    "2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f90a1b1c"
+)
+EXAMPLE_PROOF = [
+    "0x96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+    "0x5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+]
+
+EXAMPLE_PROMISE: dict[str, Any] = {
+    "received_at": 1764200000,
+    "signer": EXAMPLE_SIGNER,
+    "signature": EXAMPLE_SIGNATURE,
+}
+EXAMPLE_INCLUSION: dict[str, Any] = {
+    "leaf_index": 41,
+    "tree_size": 64,
+    "root_hash": EXAMPLE_ROOT,
+    "proof": EXAMPLE_PROOF,
+    "anchor_tx": EXAMPLE_TX,
+    "block_number": 12,
+    "block_timestamp": 1764200001,
+}
+EXAMPLE_RECEIPT: dict[str, Any] = {
+    "format": "tipledger-receipt/1",
+    "chain_id": 31337,
+    "contract": EXAMPLE_CONTRACT,
+    "commitment": EXAMPLE_COMMITMENT,
+    "salt": EXAMPLE_SALT,
+    "content_digest": EXAMPLE_DIGEST,
+    "author": "0x0000000000000000000000000000000000000000",
+    "promise": EXAMPLE_PROMISE,
+    "inclusion": None,
+}
+
+_HEX32: JsonDict = {"pattern": "^0x[0-9a-fA-F]{64}$"}
+_ADDRESS: JsonDict = {"pattern": "^0x[0-9a-fA-F]{40}$"}
+
+
+def _config(example: dict[str, Any]) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"examples": [example]})
+
+
+class TipRequest(BaseModel):
+    """A tip as JSON. Only ``document`` is required."""
+
+    model_config = _config(
+        {
+            "document": "UHJvY3VyZW1lbnQgZnJhdWQgYXQgb2ZmaWNlIFgsIGludm9pY2UgNDcxMQ==",
+            "salt": EXAMPLE_SALT,
+            "author": "0x0000000000000000000000000000000000000000",
+        }
+    )
+
+    document: str = Field(
+        description="The tip document: its exact bytes, standard base64 (RFC 4648). For a "
+        "structured tip, UTF-8 JSON listing attachments by SHA-256 digest (PROTOCOL.md 1).",
+        examples=["UHJvY3VyZW1lbnQgZnJhdWQgYXQgb2ZmaWNlIFgsIGludm9pY2UgNDcxMQ=="],
+    )
+    salt: str | None = Field(
+        default=None,
+        description="32 random bytes as 0x + 64 hex digits, made by the client. Omitted: the "
+        "service makes one and returns it only in the receipt.",
+        json_schema_extra=_HEX32,
+        examples=[EXAMPLE_SALT],
+    )
+    author: str | None = Field(
+        default=None,
+        description="Address of a one-time key made for this tip (0x + 40 hex digits), or "
+        "omitted for none (20 zero bytes).",
+        json_schema_extra=_ADDRESS,
+        examples=["0x0000000000000000000000000000000000000000"],
+    )
+
+
+class TipMultipart(BaseModel):
+    """A tip with attachments, as ``multipart/form-data``.
+
+    The service builds the tip document from the parts, deterministically: UTF-8 JSON with
+    sorted keys and no whitespace, ``{"attachments": [{"name", "sha256", "size", "type"}, ...],
+    "text": ...}``, attachments in the order sent. It commits to that document (so to every
+    attachment through its SHA-256 digest) and returns it in ``document``: keep it with the
+    receipt, it is what ``verify`` needs.
+    """
+
+    model_config = _config(
+        {"text": "Invoice 4711 was paid twice; both payment orders attached.", "files": []}
+    )
+
+    text: str = Field(description="The tip's text (UTF-8).", examples=["Invoice 4711 paid twice"])
+    files: list[bytes] = Field(
+        default_factory=list,
+        description="Attachments (zero or more parts named 'files', each with a filename).",
+        json_schema_extra={"items": {"type": "string", "format": "binary"}},
+    )
+    salt: str | None = Field(
+        default=None, description="As in the JSON form.", json_schema_extra=_HEX32
+    )
+    author: str | None = Field(
+        default=None, description="As in the JSON form.", json_schema_extra=_ADDRESS
+    )
+
+
+class PromiseModel(BaseModel):
+    """The service's EIP-712 ``Promise(commitment, receivedAt)`` (PROTOCOL.md 5)."""
+
+    model_config = _config(EXAMPLE_PROMISE)
+
+    received_at: int = Field(description="Unix seconds the tip was accepted.")
+    signer: str = Field(description="The anchorer address that signed (EIP-55).")
+    signature: str = Field(description="65-byte r || s || v signature, 0x hex.")
+
+
+class InclusionModel(BaseModel):
+    """Where the commitment sits in an anchored checkpoint, with its RFC 9162 proof."""
+
+    model_config = _config(EXAMPLE_INCLUSION)
+
+    leaf_index: int
+    tree_size: int
+    root_hash: str
+    proof: list[str]
+    anchor_tx: str
+    block_number: int
+    block_timestamp: int
+
+
+class ReceiptModel(BaseModel):
+    """A TipLedger receipt, format ``tipledger-receipt/1`` (PROTOCOL.md 6)."""
+
+    model_config = _config(EXAMPLE_RECEIPT)
+
+    format: Literal["tipledger-receipt/1"]
+    chain_id: int
+    contract: str
+    commitment: str
+    salt: str
+    content_digest: str
+    author: str
+    promise: PromiseModel | None = None
+    inclusion: InclusionModel | None = None
+
+
+class TipAccepted(BaseModel):
+    """202: the tip is stored durably; the receipt has ``inclusion: null`` until anchored."""
+
+    model_config = _config(
+        {"commitment": EXAMPLE_COMMITMENT, "promise": EXAMPLE_PROMISE, "receipt": EXAMPLE_RECEIPT}
+    )
+
+    commitment: str
+    promise: PromiseModel | None
+    receipt: ReceiptModel
+    document: str | None = Field(
+        default=None,
+        description="Multipart only: the tip document the service built (base64). Keep it: "
+        "the receipt proves exactly these bytes.",
+    )
+
+
+class ReceiptStatus(BaseModel):
+    """What the service holds of a tip's receipt, in the receipt's own keys.
+
+    The salt, content digest and author are never stored readably (they are sealed to the
+    review desk), so they are absent here: merge this into the receipt you got from
+    ``POST /v1/tips`` (``inclusion`` is what changes; ``status`` and ``leaf_index`` are extra
+    keys that verifiers ignore).
+    """
+
+    model_config = _config(
+        {
+            "status": "anchored",
+            "format": "tipledger-receipt/1",
+            "chain_id": 31337,
+            "contract": EXAMPLE_CONTRACT,
+            "commitment": EXAMPLE_COMMITMENT,
+            "leaf_index": 41,
+            "promise": EXAMPLE_PROMISE,
+            "inclusion": EXAMPLE_INCLUSION,
+        }
+    )
+
+    status: Literal["anchored", "pending"]
+    format: Literal["tipledger-receipt/1"]
+    chain_id: int
+    contract: str
+    commitment: str
+    leaf_index: int | None
+    promise: PromiseModel | None
+    inclusion: InclusionModel | None
+
+
+class CheckpointModel(BaseModel):
+    """The latest checkpoint anchored on chain."""
+
+    model_config = _config(
+        {
+            "tree_size": 64,
+            "root_hash": EXAMPLE_ROOT,
+            "anchor_tx": EXAMPLE_TX,
+            "block_number": 12,
+            "block_timestamp": 1764200001,
+        }
+    )
+
+    tree_size: int
+    root_hash: str
+    anchor_tx: str
+    block_number: int
+    block_timestamp: int
+
+
+class ProofModel(BaseModel):
+    """An RFC 9162 inclusion or consistency proof, node hashes in order."""
+
+    model_config = _config({"proof": EXAMPLE_PROOF})
+
+    proof: list[str]
+
+
+class EntriesModel(BaseModel):
+    """Commitments from ``start``; possibly fewer than asked (continue from start + count)."""
+
+    model_config = _config({"entries": [EXAMPLE_COMMITMENT]})
+
+    entries: list[str]
+
+
+class VerifyRequest(BaseModel):
+    """A receipt to verify, and optionally the document it is for."""
+
+    model_config = _config(
+        {
+            "receipt": EXAMPLE_RECEIPT,
+            "document": "UHJvY3VyZW1lbnQgZnJhdWQgYXQgb2ZmaWNlIFgsIGludm9pY2UgNDcxMQ==",
+        }
+    )
+
+    receipt: ReceiptModel = Field(description="The receipt (PROTOCOL.md 6) as a JSON object.")
+    document: str | None = Field(
+        default=None, description="The tip document's bytes, standard base64 (optional)."
+    )
+
+
+class CheckModel(BaseModel):
+    model_config = _config({"name": "inclusion", "ok": True, "detail": "leaf 41 of 64"})
+
+    name: str
+    ok: bool
+    detail: str
+
+
+class VerdictModel(BaseModel):
+    """The verdict of ``ledger.verification.verify_receipt``, the same code as the CLI's."""
+
+    model_config = _config(
+        {
+            "valid": True,
+            "pending": False,
+            "proven_time": 1764200001,
+            "summary": "VALID: the document existed no later than 2025-11-26T23:33:21Z "
+            "(commitment 0x3f1e…4a5b, leaf 41 of 64, block 12, chain 31337)",
+            "checks": [{"name": "content_digest", "ok": True, "detail": "matches the document"}],
+            "warnings": [],
+            "unchecked": [],
+        }
+    )
+
+    valid: bool
+    pending: bool
+    proven_time: int | None
+    summary: str
+    checks: list[CheckModel]
+    warnings: list[str]
+    unchecked: list[str]
+
+
+class SequencerModel(BaseModel):
+    model_config = _config(
+        {
+            "running": True,
+            "is_leader": True,
+            "last_anchor": None,
+            "pending": 0,
+            "last_error": None,
+            "halted": False,
+        }
+    )
+
+    running: bool
+    is_leader: bool | None = None
+    last_anchor: Any = None
+    pending: int | None = None
+    last_error: str | None = None
+    halted: bool | None = None
+
+
+class HealthModel(BaseModel):
+    """Liveness and the sequencer's state (``ok`` false when halted or not accepting)."""
+
+    model_config = _config(
+        {
+            "ok": True,
+            "chain_id": 31337,
+            "contract": EXAMPLE_CONTRACT,
+            "accepting": True,
+            "log_size": 64,
+            "anchored_size": 64,
+            "last_anchor_at": 1764200001,
+            "pending": 0,
+            "sequencer": SequencerModel.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+        }
+    )
+
+    ok: bool
+    chain_id: int
+    contract: str
+    accepting: bool
+    log_size: int
+    anchored_size: int
+    last_anchor_at: int | None
+    pending: int | None
+    sequencer: SequencerModel
+
+
+class ErrorModel(BaseModel):
+    """Every refusal: one readable line in ``detail``."""
+
+    model_config = _config({"detail": "field 'salt': expected 0x + 64 hex digits, got 62"})
+
+    detail: str

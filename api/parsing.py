@@ -1,0 +1,249 @@
+"""Turning request fields into bytes, with one readable line for anything malformed.
+
+Everything here raises ``ProtocolError`` (the API answers 422) naming the field.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+from python_multipart.multipart import MultipartParser, parse_options_header
+
+from ledger.core.commitment import SALT_SIZE
+from ledger.core.encoding import address_bytes, from_hex, to_hex
+from ledger.errors import ProtocolError
+
+TIP_FORMAT = "tipledger-tip/1"
+MAX_PARTS = 256
+MAX_NAME = 255
+
+
+def b64_field(name: str, value: object, *, allow_empty: bool = False) -> bytes:
+    if not isinstance(value, str):
+        raise ProtocolError(f"field {name!r}: expected a base64 string, got {_kind(value)}")
+    try:
+        data = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise ProtocolError(f"field {name!r}: not valid base64 ({exc})") from None
+    if not data and not allow_empty:
+        raise ProtocolError(f"field {name!r}: the document is empty")
+    return data
+
+
+def salt_field(value: object) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"field 'salt': expected 0x + 64 hex digits, got {_kind(value)}")
+    try:
+        return from_hex(value, SALT_SIZE)
+    except ProtocolError as exc:
+        raise ProtocolError(f"field 'salt': {exc}") from None
+
+
+def author_field(value: object) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ProtocolError(f"field 'author': expected an address, got {_kind(value)}")
+    try:
+        return address_bytes(value)
+    except ProtocolError as exc:
+        raise ProtocolError(f"field 'author': {exc}") from None
+
+
+def commitment_param(value: str) -> bytes:
+    try:
+        return from_hex(value, 32)
+    except ProtocolError as exc:
+        raise ProtocolError(f"commitment: {exc}") from None
+
+
+def json_object(body: bytes, what: str = "request body") -> dict[str, Any]:
+    if not body:
+        raise ProtocolError(f"the {what} is empty: expected a JSON object")
+    try:
+        data = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(f"the {what} is not valid JSON: {exc}") from None
+    if not isinstance(data, dict):
+        raise ProtocolError(f"the {what} must be a JSON object, got {_kind(data)}")
+    return data
+
+
+def reject_unknown(data: Mapping[str, Any], allowed: Sequence[str], what: str) -> None:
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise ProtocolError(
+            f"{what}: unknown field {unknown[0]!r} (expected {', '.join(map(repr, allowed))})"
+        )
+
+
+# --- multipart -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Part:
+    name: str
+    filename: str | None
+    content_type: str | None
+    data: bytes
+
+
+def parse_multipart(body: bytes, content_type: str) -> list[Part]:
+    """All parts of a ``multipart/form-data`` body, in memory (never spooled to disk: a tip's
+    attachments must not land in a temporary file in clear). The body is already size-limited."""
+    _ctype, params = parse_options_header(content_type)
+    boundary = params.get(b"boundary")
+    if not boundary:
+        raise ProtocolError("multipart body without a boundary in its Content-Type")
+    parts: list[Part] = []
+    state: dict[str, Any] = {"headers": {}, "field": b"", "value": b"", "data": []}
+
+    def on_part_begin() -> None:
+        state["headers"] = {}
+        state["data"] = []
+
+    def on_part_data(data: bytes, start: int, end: int) -> None:
+        state["data"].append(data[start:end])
+
+    def on_header_field(data: bytes, start: int, end: int) -> None:
+        state["field"] += data[start:end]
+
+    def on_header_value(data: bytes, start: int, end: int) -> None:
+        state["value"] += data[start:end]
+
+    def on_header_end() -> None:
+        state["headers"][state["field"].lower()] = state["value"]
+        state["field"], state["value"] = b"", b""
+
+    def on_part_end() -> None:
+        if len(parts) >= MAX_PARTS:
+            raise ProtocolError(f"a multipart tip has at most {MAX_PARTS} parts")
+        disposition, options = parse_options_header(state["headers"].get(b"content-disposition"))
+        if disposition != b"form-data" or b"name" not in options:
+            raise ProtocolError("a multipart part without Content-Disposition: form-data; name")
+        filename = options.get(b"filename")
+        ctype = state["headers"].get(b"content-type")
+        parts.append(
+            Part(
+                name=_text(options[b"name"], "part name"),
+                filename=None if filename is None else _text(filename, "file name"),
+                content_type=None if ctype is None else _text(ctype, "content type"),
+                data=b"".join(state["data"]),
+            )
+        )
+
+    parser = MultipartParser(
+        boundary,
+        {
+            "on_part_begin": on_part_begin,
+            "on_part_data": on_part_data,
+            "on_part_end": on_part_end,
+            "on_header_field": on_header_field,
+            "on_header_value": on_header_value,
+            "on_header_end": on_header_end,
+        },
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except ProtocolError:
+        raise
+    except Exception as exc:  # python-multipart's parse errors, whatever their class
+        raise ProtocolError(f"malformed multipart body: {exc}") from None
+    return parts
+
+
+def tip_from_parts(parts: Sequence[Part]) -> tuple[bytes, bytes | None, bytes | None]:
+    """The tip document built from a multipart form, and the optional salt and author.
+
+    Parts: ``document`` (the tip's text, UTF-8; once), ``files`` (attachments, any number, each
+    with a file name), ``salt`` and ``author`` (optional, as in the JSON form). The document is
+    UTF-8 JSON with sorted keys and no whitespace, so the same parts always give the same bytes::
+
+        {"attachments":[{"name":…,"sha256":"0x…","size":…,"type":…},…],
+         "format":"tipledger-tip/1","text":…}
+    """
+    text: str | None = None
+    salt: bytes | None = None
+    author: bytes | None = None
+    attachments: list[dict[str, Any]] = []
+    for part in parts:
+        if part.name == "document":
+            if text is not None:
+                raise ProtocolError("multipart field 'document' given more than once")
+            try:
+                text = part.data.decode("utf-8")
+            except UnicodeDecodeError:
+                raise ProtocolError(
+                    "multipart field 'document': the tip's text must be UTF-8 (send binary "
+                    "material as an attachment in 'files')"
+                ) from None
+        elif part.name == "files":
+            if not part.filename:
+                raise ProtocolError("multipart field 'files': every attachment needs a file name")
+            if len(part.filename) > MAX_NAME:
+                raise ProtocolError(f"attachment file name longer than {MAX_NAME} characters")
+            attachments.append(
+                {
+                    "name": part.filename,
+                    "sha256": to_hex(hashlib.sha256(part.data).digest()),
+                    "size": len(part.data),
+                    "type": part.content_type or "application/octet-stream",
+                }
+            )
+        elif part.name == "salt":
+            salt = salt_field(_part_text(part))
+        elif part.name == "author":
+            author = author_field(_part_text(part))
+        else:
+            raise ProtocolError(
+                f"unknown multipart field {part.name!r} (expected 'document', 'files', 'salt', "
+                "'author')"
+            )
+    if text is None:
+        raise ProtocolError("multipart field 'document' (the tip's text) is required")
+    if not text and not attachments:
+        raise ProtocolError("the tip is empty: no text and no attachment")
+    document = orjson.dumps(
+        {"attachments": attachments, "format": TIP_FORMAT, "text": text},
+        option=orjson.OPT_SORT_KEYS,
+    )
+    return document, salt, author
+
+
+def _part_text(part: Part) -> str:
+    try:
+        return part.data.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise ProtocolError(f"multipart field {part.name!r} is not ASCII text") from None
+
+
+def _text(value: bytes, what: str) -> str:
+    try:
+        return value.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ProtocolError(f"multipart {what} is not UTF-8") from None
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "an object"
+    return type(value).__name__

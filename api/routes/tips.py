@@ -1,0 +1,166 @@
+"""``POST /v1/tips`` and ``GET /v1/tips/{commitment}/receipt``."""
+
+from __future__ import annotations
+
+import base64
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Request
+from starlette.responses import Response
+
+from api.deps import ServiceDep
+from api.errors import UnknownTipError
+from api.models import EXAMPLE_COMMITMENT, ReceiptStatus, TipAccepted
+from api.parsing import (
+    author_field,
+    b64_field,
+    commitment_param,
+    json_object,
+    parse_multipart,
+    reject_unknown,
+    salt_field,
+    tip_from_parts,
+)
+from api.responses import JSONBytes, error_responses
+from ledger.core.encoding import to_hex
+from ledger.errors import ProtocolError
+from ledger.service import LedgerService
+
+router = APIRouter(tags=["tips"])
+
+_TIP_FIELDS = ("document", "salt", "author")
+
+SUBMIT_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/TipRequest"},
+                "examples": {
+                    "text": {
+                        "summary": "A text tip; the service makes the salt",
+                        "value": {
+                            "document": base64.b64encode(
+                                b"Procurement fraud at office X, invoice 4711"
+                            ).decode()
+                        },
+                    },
+                    "client_salt": {
+                        "summary": "With the client's own salt and one-time author key",
+                        "value": {
+                            "document": base64.b64encode(
+                                b"Procurement fraud at office X, invoice 4711"
+                            ).decode(),
+                            "salt": "0x" + "9c" * 32,
+                            "author": "0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+                        },
+                    },
+                },
+            },
+            "multipart/form-data": {
+                "schema": {"$ref": "#/components/schemas/TipMultipart"},
+                "encoding": {"files": {"contentType": "application/octet-stream"}},
+                "example": {"document": "Invoice 4711 was paid twice; orders attached."},
+            },
+        },
+    }
+}
+
+
+@router.post(
+    "/v1/tips",
+    status_code=202,
+    response_model=TipAccepted,
+    summary="Submit a tip",
+    description=(
+        "Stores the tip durably (sealed to the review desk; nothing about the sender is kept) "
+        "and answers 202 with the commitment, the signed promise and the receipt, whose "
+        "`inclusion` is null until the entry is anchored: fetch it later from "
+        "`GET /v1/tips/{commitment}/receipt`. Keep the receipt secret. A commitment already "
+        "known answers with its existing entry and promise."
+    ),
+    responses={
+        202: {"description": "Accepted: stored durably and promised."},
+        **error_responses(413, 422, 503),
+    },
+    openapi_extra=SUBMIT_BODY,
+)
+async def submit_tip(request: Request, service: ServiceDep) -> Response:
+    return await accept_tip(request, service)
+
+
+async def submit_tip_fast(request: Request) -> Response:
+    """The same route as a plain Starlette endpoint (no dependency solving, no response model):
+    ``create_app`` mounts it in front of the documented one, for throughput."""
+    service: LedgerService = request.app.state.service
+    return await accept_tip(request, service)
+
+
+async def accept_tip(request: Request, service: LedgerService) -> Response:
+    content_type = request.headers.get("content-type", "")
+    body = await request.body()
+    built: bytes | None = None
+    if content_type.startswith("multipart/form-data"):
+        document, salt, author = tip_from_parts(parse_multipart(body, content_type))
+        built = document
+    elif content_type and not _is_json(content_type):
+        raise ProtocolError(
+            f"unsupported Content-Type {content_type.split(';')[0]!r}: send application/json "
+            "or multipart/form-data"
+        )
+    else:
+        data = json_object(body)
+        reject_unknown(data, _TIP_FIELDS, "tip")
+        if "document" not in data:
+            raise ProtocolError("field 'document' is required (the tip, base64)")
+        document = b64_field("document", data["document"])
+        salt = salt_field(data.get("salt"))
+        author = author_field(data.get("author"))
+    accepted = await service.submit(document, salt, author)
+    receipt = service.receipt_dict(accepted)
+    answer: dict[str, Any] = {
+        "commitment": to_hex(accepted.commitment),
+        "promise": receipt["promise"],
+        "receipt": receipt,
+    }
+    if built is not None:
+        answer["document"] = base64.b64encode(built).decode("ascii")
+    return JSONBytes(answer, status_code=202)
+
+
+def _is_json(content_type: str) -> bool:
+    media = content_type.split(";", 1)[0].strip().lower()
+    return media == "application/json" or media.endswith("+json")
+
+
+CommitmentPath = Annotated[
+    str,
+    Path(
+        description="The tip's commitment, 0x + 64 hex digits.",
+        examples=[EXAMPLE_COMMITMENT],
+    ),
+]
+
+
+@router.get(
+    "/v1/tips/{commitment}/receipt",
+    response_model=ReceiptStatus,
+    summary="Fetch a tip's inclusion",
+    description=(
+        "200 with the inclusion proof once the entry is anchored (against the latest "
+        "checkpoint), 202 while it is pending, 404 if the commitment is unknown. The salt, "
+        "content digest and author are not here (the service cannot read them): merge this "
+        "into the receipt from `POST /v1/tips`."
+    ),
+    responses={
+        202: {"model": ReceiptStatus, "description": "Accepted but not anchored yet."},
+        **error_responses(404, 422),
+    },
+)
+def tip_receipt(commitment: CommitmentPath, service: ServiceDep) -> Response:
+    status = service.tip_status(commitment_param(commitment))
+    if status.status == "unknown":
+        raise UnknownTipError(f"no tip with commitment {to_hex(status.commitment)}")
+    return JSONBytes(
+        service.receipt_view(status), status_code=200 if status.status == "anchored" else 202
+    )

@@ -1,0 +1,138 @@
+"""The CLI as a client of a running service (``submit --api``, ``verify --api``), over httpx.
+
+The client trusts the service for nothing it can check: it makes the salt itself, recomputes the
+commitment, and checks that the receipt it gets back commits to exactly its document, salt and
+author before keeping it.
+"""
+
+from __future__ import annotations
+
+import base64
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from ledger.core.commitment import commitment as compute_commitment
+from ledger.core.commitment import content_digest
+from ledger.core.encoding import to_hex
+from ledger.core.receipt import Receipt
+from ledger.errors import LedgerError, ProtocolError, ReceiptError
+
+POLL_INTERVAL = 0.25
+
+
+class ServiceError(LedgerError):
+    """The service could not be reached, or refused the request (its ``detail`` is kept)."""
+
+
+def _client(base_url: str, timeout: float) -> httpx.Client:
+    if not base_url.startswith(("http://", "https://")):
+        raise ServiceError(f"--api must be an http(s):// URL, got {base_url!r}")
+    return httpx.Client(base_url=base_url.rstrip("/"), timeout=timeout)
+
+
+def _detail(response: httpx.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200] or response.reason_phrase
+    if isinstance(data, dict) and isinstance(data.get("detail"), str):
+        return str(data["detail"])
+    return str(data)[:200]
+
+
+def _request(client: httpx.Client, method: str, path: str, **kwargs: Any) -> httpx.Response:
+    try:
+        return client.request(method, path, **kwargs)
+    except httpx.HTTPError as exc:
+        raise ServiceError(f"cannot reach the service at {client.base_url}: {exc}") from exc
+
+
+def submit(
+    base_url: str,
+    document: bytes,
+    *,
+    salt: bytes,
+    author: str | bytes,
+    wait: float = 60.0,
+    http_timeout: float = 30.0,
+    on_pending: Callable[[Receipt], None] | None = None,
+) -> Receipt:
+    """POST the tip, check the receipt, then poll until it is anchored or ``wait`` runs out.
+
+    Returns the receipt, anchored (``inclusion`` set) or, after ``wait`` seconds, still pending.
+    """
+    digest = content_digest(document)
+    expected = compute_commitment(salt, digest, author)
+    body = {
+        "document": base64.b64encode(document).decode("ascii"),
+        "salt": to_hex(salt),
+        "author": author if isinstance(author, str) else to_hex(author),
+    }
+    with _client(base_url, http_timeout) as client:
+        response = _request(client, "POST", "/v1/tips", json=body)
+        if response.status_code != 202:
+            raise ServiceError(
+                f"the service refused the tip ({response.status_code}): {_detail(response)}"
+            )
+        try:
+            receipt = Receipt.from_dict(response.json().get("receipt"))
+        except (ValueError, AttributeError) as exc:
+            raise ServiceError(f"the service's answer is not a receipt: {exc}") from None
+        _check_receipt(receipt, expected, salt, digest)
+        if on_pending is not None:
+            on_pending(receipt)
+        deadline = time.monotonic() + wait
+        while True:
+            anchored = fetch_inclusion(client, receipt)
+            if anchored is not None:
+                return anchored
+            if time.monotonic() >= deadline:
+                return receipt
+            time.sleep(POLL_INTERVAL)
+
+
+def _check_receipt(receipt: Receipt, expected: bytes, salt: bytes, digest: bytes) -> None:
+    if receipt.commitment_bytes != expected:
+        raise ProtocolError(
+            f"the service's receipt names commitment {receipt.commitment}, but this tip's is "
+            f"{to_hex(expected)}: refusing it"
+        )
+    if receipt.salt_bytes != salt or receipt.content_digest_bytes != digest:
+        raise ProtocolError("the service's receipt does not hold this tip's salt and digest")
+
+
+def fetch_inclusion(client: httpx.Client, receipt: Receipt) -> Receipt | None:
+    """The receipt with its inclusion once anchored; None while pending."""
+    response = _request(client, "GET", f"/v1/tips/{receipt.commitment}/receipt")
+    if response.status_code == 202:
+        return None
+    if response.status_code != 200:
+        raise ServiceError(
+            f"fetching the receipt failed ({response.status_code}): {_detail(response)}"
+        )
+    data = response.json()
+    merged = {**receipt.to_dict(), "inclusion": data.get("inclusion")}
+    try:
+        return Receipt.from_dict(merged)
+    except ReceiptError as exc:
+        raise ServiceError(f"the service's inclusion is malformed: {exc}") from None
+
+
+def verify(
+    base_url: str, receipt: Receipt, document: bytes | None, *, http_timeout: float = 30.0
+) -> dict[str, Any]:
+    """The service's verdict (``POST /v1/verify``) as its JSON."""
+    body: dict[str, Any] = {"receipt": receipt.to_dict()}
+    if document is not None:
+        body["document"] = base64.b64encode(document).decode("ascii")
+    with _client(base_url, http_timeout) as client:
+        response = _request(client, "POST", "/v1/verify", json=body)
+    if response.status_code != 200:
+        raise ServiceError(
+            f"the service could not verify ({response.status_code}): {_detail(response)}"
+        )
+    data: dict[str, Any] = response.json()
+    return data

@@ -1,0 +1,167 @@
+"""API fixtures: one real uvicorn server per module and database kind, on the session's Anvil.
+
+The server runs in a thread of the test process (real sockets, real HTTP), with the service's
+sequencer anchoring on the real chain every 0.2 s.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import uvicorn
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import create_engine, text
+from web3 import Web3
+
+from api.main import create_app, uvicorn_config
+from ledger.chain.anvil import Devchain
+from ledger.chain.deploy import Deployment, deploy
+from ledger.config import Settings
+from ledger.desk import generate_desk_keypair
+from ledger.service import LedgerService
+
+POSTGRES_ENV = "TIPLEDGER_TEST_POSTGRES_URL"
+MAX_BODY = 64 * 1024  # small, so the 413 tests need little data
+
+
+@dataclass
+class Server:
+    url: str
+    service: LedgerService
+    deployment: Deployment
+    desk_private: X25519PrivateKey
+    database_url: str
+    sqlite_file: Path | None
+    w3: Web3
+    rpc_url: str
+    logs: list[str]
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+class _Capture(logging.Handler):
+    def __init__(self, sink: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.sink = sink
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.sink.append(f"{record.name} {record.levelname} {record.getMessage()}")
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def module_database_url(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'ledger.sqlite3'}"
+        return
+    base = os.environ.get(POSTGRES_ENV)
+    if not base:
+        pytest.skip(f"PostgreSQL tests are off: set {POSTGRES_ENV} (.ci/run sets it)")
+    schema = f"t_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(base)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+def free_socket() -> socket.socket:
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(("127.0.0.1", 0))
+    sock.listen(512)
+    return sock
+
+
+@pytest.fixture(scope="module")
+def server(
+    devchain: Devchain,
+    w3: Web3,
+    module_database_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[Server]:
+    admin: LocalAccount = devchain.accounts[0]
+    anchorer: LocalAccount = devchain.accounts[1]
+    deployment = deploy(w3, admin, anchorer=anchorer.address, max_merge_delay=3600)
+    home = tmp_path_factory.mktemp("home")
+    settings = Settings(
+        home=home,
+        database_url=module_database_url,
+        rpc_url=devchain.rpc_url,
+        batch_interval=0.2,
+        max_body_bytes=MAX_BODY,
+    )
+    desk = generate_desk_keypair()
+    service = LedgerService(
+        settings=settings,
+        deployment=deployment,
+        w3=w3,
+        anchorer=anchorer,
+        desk_key=desk.public_key(),
+    )
+    app = create_app(service)
+    sock = free_socket()
+    logs: list[str] = []
+    handler = _Capture(logs)
+    loggers = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.error", "uvicorn.access")]
+    loggers += [logging.getLogger("tipledger"), logging.getLogger("api")]
+    for lg in loggers:
+        lg.addHandler(handler)
+    config = uvicorn_config(app, settings, log_level="debug", log_config=None)
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped at start"
+        time.sleep(0.05)
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    sqlite_file = (
+        Path(module_database_url.removeprefix("sqlite:///"))
+        if module_database_url.startswith("sqlite")
+        else None
+    )
+    try:
+        yield Server(
+            url=url,
+            service=service,
+            deployment=deployment,
+            desk_private=desk,
+            database_url=module_database_url,
+            sqlite_file=sqlite_file,
+            w3=w3,
+            rpc_url=devchain.rpc_url,
+            logs=logs,
+        )
+    finally:
+        uv.should_exit = True
+        thread.join(30)
+        sock.close()
+        for lg in loggers:
+            lg.removeHandler(handler)
+
+
+@pytest.fixture
+def client(server: Server) -> Iterator[httpx.Client]:
+    with server.client() as c:
+        yield c

@@ -1,0 +1,202 @@
+"""`tipledger devchain` + `tipledger serve` as separate processes, as a person runs them; tips over
+HTTP and through `submit --api`, receipts accepted by `tipledger verify`. And `tipledger up`, the
+README's run command, serving the API on its own."""
+
+from __future__ import annotations
+
+import base64
+import os
+import re
+import signal
+import stat
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ledger.core.receipt import Receipt
+from ledger.desk import load_private_key, open_tip
+
+from .test_tip_to_receipt import run, start_devchain, stop
+
+pytestmark = pytest.mark.chain
+
+TIP = "Road works paid for twice, contract 2024/118 ผู้แจ้งเบาะแส"
+
+
+class Proc:
+    """A long-running CLI process whose output is read by a thread (so it never blocks)."""
+
+    def __init__(self, home: Path, *args: str) -> None:
+        env = {**os.environ, "TIPLEDGER_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}
+        env.pop("TIPLEDGER_RPC_URL", None)
+        env.pop("TIPLEDGER_DESK_PASSPHRASE", None)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "ledger.cli", *args],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+
+    def _read(self) -> None:
+        assert self.proc.stdout is not None
+        for line in self.proc.stdout:
+            self.lines.append(line)
+
+    @property
+    def output(self) -> str:
+        return "".join(self.lines)
+
+    def wait_for(self, pattern: str, timeout: float = 90) -> re.Match[str]:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            match = re.search(pattern, self.output)
+            if match:
+                return match
+            if self.proc.poll() is not None:
+                break
+            time.sleep(0.05)
+        self.stop()
+        raise AssertionError(f"no {pattern!r} in the output:\n{self.output}")
+
+    def stop(self) -> int:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGINT)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self._reader.join(5)
+        return self.proc.returncode
+
+
+def wait_healthy(url: str, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{url}/healthz", timeout=5).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError(f"{url} did not become healthy")
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str, Proc]]:
+    home = tmp_path_factory.mktemp("serve-home")
+    chain = start_devchain(home)
+    serve = Proc(home, "serve", "--port", "0")
+    try:
+        url = serve.wait_for(r"API\s+(http://\S+)").group(1)
+        wait_healthy(url)
+        yield home, url, serve
+    finally:
+        serve.stop()
+        stop(chain)
+
+
+def test_first_serve_makes_the_review_desk_key_and_says_where(
+    system: tuple[Path, str, Proc],
+) -> None:
+    home, url, serve = system
+    private = home / "review-desk-private.pem"
+    passphrase_file = home / "review-desk-passphrase.txt"
+    assert str(private) in serve.output
+    assert str(passphrase_file) in serve.output
+    assert stat.S_IMODE(passphrase_file.stat().st_mode) == 0o600
+    assert stat.S_IMODE(private.stat().st_mode) == 0o600
+    assert (home / "desk-public.txt").exists()
+    # the pair works: a tip sent now opens with that key and passphrase
+    document = b"sealed to the desk made at first serve"
+    accepted = httpx.post(f"{url}/v1/tips", json={"document": base64.b64encode(document).decode()})
+    assert accepted.status_code == 202
+    commitment = bytes.fromhex(accepted.json()["commitment"][2:])
+    key = load_private_key(private, passphrase_file.read_text().strip())
+    from sqlalchemy import create_engine, select
+
+    from ledger.store.schema import submissions
+
+    engine = create_engine(f"sqlite:///{home / 'ledger.sqlite3'}")
+    with engine.connect() as conn:
+        envelope = conn.scalar(
+            select(submissions.c.envelope).where(submissions.c.commitment == commitment)
+        )
+    engine.dispose()
+    assert open_tip(key, envelope, commitment).document == document
+
+
+def test_a_tip_over_http_verifies_with_the_cli(system: tuple[Path, str, Proc]) -> None:
+    home, url, _serve = system
+    document = TIP.encode()
+    with httpx.Client(base_url=url, timeout=30) as client:
+        accepted = client.post("/v1/tips", json={"document": base64.b64encode(document).decode()})
+        assert accepted.status_code == 202, accepted.text
+        commitment = accepted.json()["commitment"]
+        deadline = time.monotonic() + 60
+        while (fetched := client.get(f"/v1/tips/{commitment}/receipt")).status_code == 202:
+            assert time.monotonic() < deadline
+            time.sleep(0.2)
+        assert fetched.status_code == 200, fetched.text
+    receipt = Receipt.from_dict(
+        {**accepted.json()["receipt"], "inclusion": fetched.json()["inclusion"]}
+    )
+    path = home / "http-receipt.json"
+    path.write_text(receipt.to_json())
+    done = run(home, "verify", str(path), "--text", TIP)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("VALID: the document existed")
+    wrong = run(home, "verify", str(path), "--text", TIP + "!")
+    assert wrong.returncode == 1
+
+
+def test_submit_and_verify_with_api(system: tuple[Path, str, Proc]) -> None:
+    home, url, _serve = system
+    path = home / "api-receipt.json"
+    key = home / "one-time.key"
+    done = run(
+        home, "submit", "--api", url, "--text", TIP, "--author-key", str(key), "--out", str(path)
+    )
+    assert done.returncode == 0, done.stderr
+    assert "accepted" in done.stderr
+    assert "anchored" in done.stderr
+    receipt = Receipt.from_json(path.read_text())
+    assert receipt.anchored
+    assert receipt.author != "0x" + "00" * 20  # the one-time key's address
+    checked = run(home, "verify", str(path), "--text", TIP)
+    assert checked.returncode == 0, checked.stderr
+    remote = run(home, "verify", str(path), "--text", TIP, "--api", url, "--json")
+    assert remote.returncode == 0, remote.stderr
+    assert '"valid": true' in remote.stdout
+    remote_bad = run(home, "verify", str(path), "--text", "not it", "--api", url)
+    assert remote_bad.returncode == 1
+    assert remote_bad.stdout.startswith("INVALID")
+    unreachable = run(home, "submit", "--api", "http://127.0.0.1:9", "--text", TIP)
+    assert unreachable.returncode == 2
+    assert "cannot reach the service" in unreachable.stderr
+
+
+def test_up_runs_chain_and_api_together(tmp_path: Path) -> None:
+    home = tmp_path / "up-home"
+    up = Proc(home, "up", "--api-port", "0")
+    try:
+        url = up.wait_for(r"API\s+(http://\S+)", timeout=120).group(1)
+        wait_healthy(url)
+        path = tmp_path / "receipt.json"
+        done = run(home, "submit", "--api", url, "--text", TIP, "--out", str(path))
+        assert done.returncode == 0, done.stderr
+        assert run(home, "verify", str(path), "--text", TIP).returncode == 0
+    finally:
+        code = up.stop()
+    assert code == 0, up.output
+    assert "stopping the devchain" in up.output
