@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import chain_commands, key_commands, tip_commands
+from ledger.cli import audit_commands, chain_commands, key_commands, serve_commands, tip_commands
 
 app = typer.Typer(
     name="tipledger",
@@ -17,6 +17,8 @@ app = typer.Typer(
 chain_commands.register(app)
 tip_commands.register(app)
 key_commands.register(app)
+serve_commands.register(app)
+audit_commands.register(app)
 
 
 def main() -> None:
