@@ -22,6 +22,7 @@ from api import errors
 from api.middleware import BodySizeLimit
 from api.models import TipMultipart, TipRequest, VerifyRequest
 from api.routes import health, log, tips, verify
+from api.routes.pages import mount_pages
 from ledger.config import Settings
 from ledger.service import LedgerService
 
@@ -75,6 +76,13 @@ def create_app(
         app.include_router(module.router)
     limit = max_body_bytes if max_body_bytes is not None else service.settings.max_body_bytes
     app.add_middleware(BodySizeLimit, max_bytes=limit)
+    mount_pages(
+        app,
+        chain_rpc_url=service.settings.rpc_url or service.deployment.rpc_url,
+        chain_id=service.chain_id,
+        contract=service.contract_address,
+        max_body_bytes=limit,
+    )
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

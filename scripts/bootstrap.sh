@@ -40,3 +40,25 @@ if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modu
   say "installing the chain toolchain from package-lock.json (npm ci)"
   npm ci --no-audit --no-fund --loglevel=error
 fi
+
+# --- browser tests (tests/e2e): Debian's Chromium and Thai fonts ------------------------------
+# Playwright drives the system Chromium at /usr/bin/chromium; it never downloads a browser. When
+# run as root on a Debian-like machine without it (or without the Thai fonts the screenshots
+# need), install both from Debian's packages; otherwise the browser tests skip, saying how.
+# Only for the test command (scripts/test passes --with-browser): running needs no browser.
+if [ "${1:-}" = "--with-browser" ] &&
+   { [ ! -x /usr/bin/chromium ] || ! dpkg -s fonts-thai-tlwg >/dev/null 2>&1; }; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+    say "installing Chromium and Thai fonts for the browser tests (apt-get install -y chromium fonts-thai-tlwg)"
+    mkdir -p .venv
+    log=.venv/apt-chromium.log
+    if ! { apt-get update &&
+           DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-thai-tlwg; } >"$log" 2>&1; then
+      tail -n 20 "$log" >&2
+      say "could not install Chromium (full log: $log): the browser tests will skip"
+    fi
+  else
+    say "no /usr/bin/chromium: the browser tests will skip (as root: apt-get install chromium fonts-thai-tlwg)"
+  fi
+fi
+# --- end of the browser tests block -----------------------------------------------------------

@@ -223,8 +223,8 @@ def run_service(
         "[bold green]TipLedger API is serving[/]"
         + (f" ({workers} worker processes)" if workers > 1 else "")
     )
-    err.print(f"  API          {url}")
-    err.print(f"  API docs     {url}/docs")
+    err.print(f"  open         [bold]{url}/[/]  (reporter pages: submit, receipt, verify)")
+    err.print(f"  API          {url}  (routes under /v1, docs at {url}/docs)")
     err.print(f"  contract     {deployment.address} on chain {deployment.chain_id}")
     err.print(f"  database     {_redacted(s.database)}")
     err.print(f"Submit a tip:  tipledger submit --api {url} --text '…'")

@@ -1,0 +1,330 @@
+"""The reporter web pages: submit a tip, keep the receipt, check its status, verify it.
+
+``mount_pages(app, chain_rpc_url=..., chain_id=..., contract=...)`` serves
+
+- ``/`` (submit), ``/receipt``, ``/status`` and ``/verify``, Thai by default, ``?lang=en`` for
+  English (``<html lang>`` follows; the pages also switch in place without a reload);
+- ``/web/...``: the pages' CSS, JavaScript modules, vendored libraries and i18n texts;
+- ``/web-config.json``: the chain id, contract address, a suggested JSON-RPC URL (the verify
+  page reads the chain straight from it) and which optional features the service offers.
+
+The pages build the tip document, make the salt and compute the commitment in the browser, and
+verify receipts in the browser against the chain. Every response from here carries a strict
+Content-Security-Policy (scripts only from this origin, no inline code, Trusted Types, no
+framing), ``Referrer-Policy: no-referrer``, ``X-Content-Type-Options: nosniff`` and a
+Permissions-Policy that turns off every powerful feature; nothing here sets a cookie.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+from fastapi import FastAPI, Request
+from starlette.responses import Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import Scope
+
+WEB_ROOT = Path(__file__).resolve().parent.parent / "web"
+STATIC_DIR = WEB_ROOT / "static"
+TEMPLATES_DIR = WEB_ROOT / "templates"
+I18N_DIR = STATIC_DIR / "i18n"
+STATIC_PREFIX = "/web"
+
+LANGUAGES = ("th", "en")
+DEFAULT_LANGUAGE = "th"
+LANGUAGE_NAMES = {"th": "ไทย", "en": "English"}
+
+# path -> template
+PAGES: dict[str, str] = {
+    "/": "submit.html",
+    "/receipt": "receipt.html",
+    "/status": "status.html",
+    "/verify": "verify.html",
+}
+VERIFY_PATH = "/verify"
+
+# The verify page lets the user pick any node of the chain: an HTTPS endpoint anywhere, or a
+# node on their own machine. Every other page may talk to this origin and the configured RPC only.
+VERIFY_EXTRA_CONNECT = ("https:", "http://127.0.0.1:*", "http://localhost:*")
+
+PERMISSIONS_POLICY = ", ".join(
+    f"{feature}=()"
+    for feature in (
+        "accelerometer",
+        "autoplay",
+        "browsing-topics",
+        "camera",
+        "display-capture",
+        "geolocation",
+        "gyroscope",
+        "hid",
+        "idle-detection",
+        "interest-cohort",
+        "magnetometer",
+        "microphone",
+        "midi",
+        "payment",
+        "publickey-credentials-get",
+        "screen-wake-lock",
+        "serial",
+        "usb",
+        "xr-spatial-tracking",
+    )
+)
+
+_PLACEHOLDER = re.compile(r"\{\{\s*([>@]?)\s*([A-Za-z0-9_./:-]+)\s*\}\}")
+
+
+@dataclass(frozen=True)
+class PageConfig:
+    """What the pages are told about this deployment (served as ``/web-config.json``)."""
+
+    chain_id: int
+    contract: str
+    rpc_url: str | None
+    identity: bool = False
+    follow_up: bool = False
+    max_body_bytes: int | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "chain_id": self.chain_id,
+            "contract": self.contract,
+            "rpc_url": self.rpc_url,
+            "features": {"identity": self.identity, "follow_up": self.follow_up},
+            "max_body_bytes": self.max_body_bytes,
+            "languages": list(LANGUAGES),
+            "default_language": DEFAULT_LANGUAGE,
+        }
+
+
+def rpc_origin(url: str | None) -> str | None:
+    """``scheme://host[:port]`` of an http(s) URL, for the CSP's connect-src; None otherwise."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    host = parts.hostname
+    if ":" in host:  # an IPv6 literal
+        host = f"[{host}]"
+    return f"{parts.scheme}://{host}" + (f":{parts.port}" if parts.port else "")
+
+
+def public_rpc_url(url: str | None) -> str | None:
+    """The RPC URL to suggest to browsers: http(s) only, never one carrying credentials."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return None
+    if parts.username or parts.password:
+        return None
+    return url
+
+
+def content_security_policy(rpc_url: str | None, *, any_rpc: bool = False) -> str:
+    connect = ["'self'"]
+    origin = rpc_origin(rpc_url)
+    if origin:
+        connect.append(origin)
+    if any_rpc:
+        connect.extend(VERIFY_EXTRA_CONNECT)
+    directives = [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data:",
+        "font-src 'self'",
+        f"connect-src {' '.join(connect)}",
+        "object-src 'none'",
+        "media-src 'none'",
+        "worker-src 'none'",
+        "manifest-src 'none'",
+        "frame-src 'none'",
+        "frame-ancestors 'none'",
+        "base-uri 'none'",
+        "form-action 'self'",
+        "require-trusted-types-for 'script'",
+        "trusted-types 'none'",
+    ]
+    return "; ".join(directives)
+
+
+def security_headers(csp: str) -> dict[str, str]:
+    return {
+        "Content-Security-Policy": csp,
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+        "X-Frame-Options": "DENY",
+        "Permissions-Policy": PERMISSIONS_POLICY,
+        "Cross-Origin-Opener-Policy": "same-origin",
+        "Cross-Origin-Resource-Policy": "same-origin",
+    }
+
+
+# --- templates ---------------------------------------------------------------------------------
+
+
+@cache
+def load_texts(language: str) -> dict[str, str]:
+    data = orjson.loads((I18N_DIR / f"{language}.json").read_bytes())
+    if not isinstance(data, dict) or not all(isinstance(v, str) for v in data.values()):
+        raise ValueError(f"{language}.json must map keys to strings")
+    return data
+
+
+def _include(text: str, seen: tuple[str, ...] = ()) -> str:
+    def partial(match: re.Match[str]) -> str:
+        if match[1] != ">":
+            return match[0]
+        name = match[2]
+        if name in seen:
+            raise ValueError(f"template partial {name!r} includes itself")
+        body = (TEMPLATES_DIR / f"_{name}.html").read_text(encoding="utf-8").rstrip("\n")
+        return _include(body, (*seen, name))
+
+    return _PLACEHOLDER.sub(partial, text)
+
+
+def render_page(template: str, path: str, language: str) -> bytes:
+    """A page in ``language``: partials included, ``{{key}}`` texts filled in (HTML-escaped).
+
+    Unknown keys raise: a page never goes out with a placeholder showing.
+    """
+    texts = load_texts(language)
+    other = next(code for code in LANGUAGES if code != language)
+    query = "" if language == DEFAULT_LANGUAGE else f"?lang={language}"
+    special = {
+        "lang": language,
+        "other": other,
+        "other_name": LANGUAGE_NAMES[other],
+        "switch_href": f"{path}?lang={other}",
+        "q": query,
+    }
+
+    def fill(match: re.Match[str]) -> str:
+        kind, key = match[1], match[2]
+        if kind == "@":
+            if key.startswith("current:"):
+                return ' aria-current="page"' if key[len("current:") :] == path else ""
+            if key not in special:
+                raise KeyError(f"{template}: unknown page variable {{{{@{key}}}}}")
+            return html.escape(special[key], quote=True)
+        if key not in texts:
+            raise KeyError(f"{template}: no {language} text for {key!r}")
+        return html.escape(texts[key], quote=True)
+
+    source = _include((TEMPLATES_DIR / template).read_text(encoding="utf-8"))
+    return _PLACEHOLDER.sub(fill, source).encode("utf-8")
+
+
+def render_all() -> dict[tuple[str, str], bytes]:
+    """Every page in every language, rendered once."""
+    return {
+        (path, language): render_page(template, path, language)
+        for path, template in PAGES.items()
+        for language in LANGUAGES
+    }
+
+
+# --- serving -----------------------------------------------------------------------------------
+
+
+class _SecureStaticFiles(StaticFiles):
+    """Static files with the pages' security headers (nosniff above all, for the JS modules)."""
+
+    def __init__(self, *, directory: Path, headers: Mapping[str, str]) -> None:
+        super().__init__(directory=directory, follow_symlink=False)
+        self._headers = dict(headers)
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        response = await super().get_response(path, scope)
+        response.headers.update(self._headers)
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+
+def mount_pages(
+    app: FastAPI,
+    *,
+    chain_rpc_url: str | None,
+    chain_id: int,
+    contract: str,
+    identity: bool = False,
+    follow_up: bool = False,
+    max_body_bytes: int | None = None,
+) -> None:
+    """Serve the reporter pages, their static files and ``/web-config.json`` on ``app``.
+
+    ``chain_rpc_url`` is the JSON-RPC URL suggested to browsers (they read ``checkpoint()`` from
+    it directly, so it must be reachable from reporters' machines and allow CORS, as Anvil
+    does); a URL with credentials in it is never given out. ``identity`` and ``follow_up`` turn
+    on the pages' identity section and follow-up form once the service offers them;
+    ``max_body_bytes`` lets the submit page refuse an over-large tip before sending it.
+    """
+    suggested = public_rpc_url(chain_rpc_url)
+    config = PageConfig(
+        chain_id=chain_id,
+        contract=contract,
+        rpc_url=suggested,
+        identity=identity,
+        follow_up=follow_up,
+        max_body_bytes=max_body_bytes,
+    )
+    pages = render_all()
+    strict = security_headers(content_security_policy(suggested))
+    verify = security_headers(content_security_policy(suggested, any_rpc=True))
+    config_body = orjson.dumps(config.as_json())
+
+    def page_route(path: str) -> Any:
+        headers = {**(verify if path == VERIFY_PATH else strict), "Cache-Control": "no-store"}
+
+        async def page(request: Request) -> Response:
+            language = request.query_params.get("lang", DEFAULT_LANGUAGE)
+            if language not in LANGUAGES:
+                language = DEFAULT_LANGUAGE
+            return Response(
+                pages[(path, language)],
+                media_type="text/html; charset=utf-8",
+                headers={**headers, "Content-Language": language},
+            )
+
+        return page
+
+    for path in PAGES:
+        app.add_api_route(
+            path,
+            page_route(path),
+            methods=["GET", "HEAD"],
+            include_in_schema=False,
+            name=f"page:{path}",
+        )
+
+    async def web_config() -> Response:
+        return Response(
+            config_body,
+            media_type="application/json",
+            headers={**strict, "Cache-Control": "no-store"},
+        )
+
+    app.add_api_route(
+        "/web-config.json",
+        web_config,
+        methods=["GET", "HEAD"],
+        include_in_schema=False,
+        name="web-config",
+    )
+    app.mount(
+        STATIC_PREFIX,
+        _SecureStaticFiles(directory=STATIC_DIR, headers=strict),
+        name="web",
+    )

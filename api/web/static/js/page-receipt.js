@@ -1,0 +1,216 @@
+// The receipt of the tip sent from this tab: keep it (downloads, QR code), and watch it until it
+// is anchored. The inclusion the service returns is merged into the receipt held here (the
+// service never sees the salt again) and checked in the browser before it is shown as recorded.
+
+import { encodeQR } from '../vendor/qr/index.js';
+import { formatTime, initI18n, pageUrl, setText, t } from './i18n.js';
+import { fromBase64, parseTipDocument } from './protocol.js';
+import { compactReceiptJSON, parseReceipt, receiptToJSON, withInclusion } from './receipt.js';
+import { $, clearSession, download, loadSession, saveSession, show } from './ui.js';
+import { verifyOffline } from './verify.js';
+
+const POLL_FAST_MS = 1500;
+const POLL_SLOW_MS = 6000;
+const FAST_POLLS = 40;
+
+let session = null;
+let receipt = null;
+let documentBytes = null;
+let polls = 0;
+let stopped = false;
+let stateView = { key: 'pending' };
+
+function shortName() {
+  return receipt.commitment.slice(2, 10);
+}
+
+function renderState() {
+  const box = $('state');
+  const { key, params } = stateView;
+  box.className = `state ${key === 'anchored' ? 'anchored' : key === 'pending' || key === 'retrying' ? 'pending' : 'failed'}`;
+  const titles = {
+    pending: 'receipt.state_pending',
+    retrying: 'receipt.state_pending',
+    anchored: 'receipt.state_anchored',
+    unknown: 'receipt.state_unknown',
+    failed: 'receipt.state_failed',
+  };
+  setText($('state-title'), titles[key]);
+  const texts = {
+    pending: ['receipt.state_pending_text'],
+    retrying: ['receipt.state_retrying'],
+    anchored: ['receipt.state_anchored_text', { time: formatTime(receipt.inclusion?.block_timestamp ?? 0) }],
+    unknown: ['receipt.state_unknown_text'],
+    failed: ['receipt.proof_bad'],
+  };
+  setText($('state-text'), ...texts[key]);
+  box.dataset.state = key;
+  document.body.dataset.receiptState = key;
+  if (params) box.dataset.params = JSON.stringify(params);
+}
+
+function renderFacts() {
+  $('commitment').textContent = receipt.commitment;
+  $('received-at').textContent = receipt.promise ? formatTime(receipt.promise.received_at) : '—';
+  const inc = receipt.inclusion;
+  const anchored = $('anchored-at');
+  if (inc) {
+    anchored.textContent = formatTime(inc.block_timestamp);
+    anchored.append(document.createElement('br'));
+    const where = document.createElement('span');
+    where.className = 'hint';
+    setText(where, 'receipt.position', {
+      index: String(inc.leaf_index + 1n),
+      size: String(inc.tree_size),
+      block: String(inc.block_number),
+    });
+    anchored.append(where);
+  } else {
+    setText(anchored, 'receipt.anchored_pending');
+  }
+}
+
+function renderQr() {
+  const img = $('qr');
+  try {
+    img.src = encodeQR(compactReceiptJSON(receipt), 'data-url', { ecc: 'medium', scale: 4 });
+    show(img);
+  } catch {
+    show(img, false);
+    setText($('qr-caption'), 'receipt.qr_too_big');
+  }
+}
+
+function render() {
+  renderState();
+  renderFacts();
+}
+
+function receiptForDownload() {
+  if (session.followUp && !('follow_up_secret' in (receipt.extra || {}))) {
+    receipt.extra = { ...(receipt.extra || {}), follow_up_secret: session.followUp };
+  }
+  return receiptToJSON(receipt) + '\n';
+}
+
+async function anchoredReceipt(candidate) {
+  const checks = await verifyOffline(candidate, documentBytes);
+  return checks.every((c) => c.ok);
+}
+
+function schedule() {
+  if (stopped) return;
+  polls += 1;
+  setTimeout(poll, polls < FAST_POLLS ? POLL_FAST_MS : POLL_SLOW_MS);
+}
+
+async function poll() {
+  if (stopped) return;
+  let response;
+  try {
+    response = await fetch(`/v1/tips/${receipt.commitment}/receipt`, {
+      credentials: 'omit',
+      cache: 'no-store',
+      headers: { Accept: 'application/json' },
+    });
+  } catch {
+    stateView = { key: 'retrying' };
+    renderState();
+    schedule();
+    return;
+  }
+  if (response.status === 404) {
+    stateView = { key: 'unknown' };
+    render();
+    return;
+  }
+  if (response.status === 202) {
+    stateView = { key: 'pending' };
+    renderState();
+    schedule();
+    return;
+  }
+  if (!response.ok) {
+    stateView = { key: 'retrying' };
+    renderState();
+    schedule();
+    return;
+  }
+  let merged;
+  try {
+    merged = withInclusion(receipt, await response.json());
+  } catch {
+    stateView = { key: 'failed' };
+    render();
+    return;
+  }
+  if (!merged.inclusion) {
+    schedule();
+    return;
+  }
+  if (!(await anchoredReceipt(merged))) {
+    stateView = { key: 'failed' };
+    render();
+    return;
+  }
+  receipt = merged;
+  session.receipt = receiptToJSON(receipt);
+  saveSession(session);
+  stateView = { key: 'anchored' };
+  render();
+}
+
+async function main() {
+  await initI18n();
+  session = loadSession();
+  if (!session || !session.receipt) {
+    show($('no-receipt'));
+    document.body.dataset.ready = 'true';
+    return;
+  }
+  try {
+    receipt = parseReceipt(session.receipt);
+    documentBytes = session.document ? fromBase64(session.document) : null;
+  } catch {
+    show($('no-receipt'));
+    document.body.dataset.ready = 'true';
+    return;
+  }
+  show($('receipt-view'));
+  if (session.followUp) {
+    $('follow-up-secret').textContent = session.followUp;
+    show($('follow-up'));
+  }
+  show($('download-key'), Boolean(session.authorKey));
+  show($('download-document'), Boolean(documentBytes));
+  $('download-receipt').addEventListener('click', () => {
+    download(`tipledger-receipt-${shortName()}.json`, receiptForDownload());
+  });
+  $('download-document').addEventListener('click', () => {
+    const web = parseTipDocument(documentBytes);
+    const name = `tipledger-tip-${shortName()}.${web ? 'json' : 'txt'}`;
+    download(name, documentBytes, web ? 'application/json' : 'application/octet-stream');
+  });
+  $('download-key').addEventListener('click', () => {
+    download(`tipledger-author-key-${shortName()}.txt`, `${session.authorKey}\n`, 'text/plain');
+  });
+  $('forget').addEventListener('click', () => {
+    if (!confirm(t('receipt.forget_confirm'))) return;
+    stopped = true;
+    clearSession();
+    location.assign(pageUrl('/'));
+  });
+  document.addEventListener('tipledger:lang', render);
+  renderQr();
+  if (receipt.inclusion && (await anchoredReceipt(receipt))) {
+    stateView = { key: 'anchored' };
+    render();
+  } else {
+    stateView = { key: 'pending' };
+    render();
+    poll();
+  }
+  document.body.dataset.ready = 'true';
+}
+
+main();

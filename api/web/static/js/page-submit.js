@@ -1,0 +1,323 @@
+// Submit a tip. The browser builds the tip document, fingerprints the attachments, makes the salt
+// (and optionally a one-time author key), computes the commitment itself, sends the tip, and
+// accepts the service's answer only if it names exactly the commitment the browser computed.
+
+import { addressBytes, newAuthorKey } from './eth.js';
+import { formatSize, initI18n, pageUrl, setText, t } from './i18n.js';
+import {
+  ZERO_AUTHOR,
+  buildTipDocument,
+  commitment,
+  contentDigest,
+  equalBytes,
+  fromBase64,
+  newSalt,
+  safeAttachmentName,
+  sha256,
+  toBase64,
+  toHex,
+  utf8,
+  wellFormedText,
+} from './protocol.js';
+import { receiptFromObject, receiptToJSON } from './receipt.js';
+import { $, h, saveSession, show, showError, webConfig } from './ui.js';
+
+// Where the service will put the follow-up secret (issue 5): read from the answer if present.
+export const FOLLOW_UP_FIELDS = ['follow_up_secret', 'follow_up'];
+
+const state = { files: [], authorKey: null, config: { features: {} }, busy: false };
+
+function attachmentType(file) {
+  // A File's type is lower case ASCII or empty; the browser sends an empty one as
+  // application/octet-stream, which is what the service then lists.
+  return file.type || 'application/octet-stream';
+}
+
+function addFiles(fileList) {
+  for (const file of fileList) {
+    const name = safeAttachmentName(file.name);
+    const entry = { file, name, type: attachmentType(file), size: file.size, sha256: null };
+    entry.hashing = file
+      .arrayBuffer()
+      .then((buffer) => sha256(new Uint8Array(buffer)))
+      .then((digest) => {
+        entry.sha256 = toHex(digest);
+        renderFiles();
+        return entry.sha256;
+      });
+    state.files.push(entry);
+  }
+  renderFiles();
+}
+
+function renderFiles() {
+  const list = $('file-list');
+  list.replaceChildren();
+  state.files.forEach((entry, i) => {
+    const remove = h('button', {
+      type: 'button',
+      className: 'secondary',
+      'aria-label': t('submit.file_remove', { name: entry.name }),
+    }, '×');
+    remove.addEventListener('click', () => {
+      state.files.splice(i, 1);
+      renderFiles();
+    });
+    const digest = entry.sha256
+      ? h('span', { className: 'meta mono', title: entry.sha256 }, `SHA-256 ${entry.sha256.slice(0, 18)}…`)
+      : h('span', { className: 'meta', i18n: ['submit.file_hashing'] });
+    list.append(
+      h('li', {}, h('span', { className: 'name' }, entry.name), h('span', { className: 'meta' }, formatSize(entry.size)), digest, state.busy ? null : remove),
+    );
+  });
+}
+
+function progress(key, params, percent) {
+  show($('progress-box'));
+  setText($('progress-text'), key, params);
+  const bar = $('progress');
+  if (percent === undefined) bar.removeAttribute('value');
+  else bar.value = percent;
+}
+
+function fail(key, params) {
+  show($('progress-box'), false);
+  showError($('error-box'), key, params);
+}
+
+function mismatch(field, mine, theirs) {
+  show($('progress-box'), false);
+  const box = $('error-box');
+  box.replaceChildren(
+    h('p', { className: 'title', i18n: ['submit.error_mismatch_title'] }),
+    h('p', { i18n: ['submit.error_mismatch', { field }] }),
+    h('p', { className: 'mono small' }, `browser: ${mine}`),
+    h('p', { className: 'mono small' }, `service: ${theirs}`),
+  );
+  box.hidden = false;
+  box.focus();
+}
+
+function send(body, contentType) {
+  return new Promise((resolve, reject) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', '/v1/tips');
+    xhr.withCredentials = false;
+    if (contentType) xhr.setRequestHeader('Content-Type', contentType);
+    xhr.setRequestHeader('Accept', 'application/json');
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable) {
+        const percent = Math.floor((100 * event.loaded) / event.total);
+        progress('submit.step_uploading', { percent }, percent);
+      }
+    });
+    xhr.addEventListener('load', () => {
+      let data = null;
+      try {
+        data = JSON.parse(xhr.responseText);
+      } catch {
+        // not JSON: reported below with the status
+      }
+      resolve({ status: xhr.status, data });
+    });
+    xhr.addEventListener('error', () => reject(new Error('network')));
+    xhr.addEventListener('abort', () => reject(new Error('network')));
+    xhr.send(body);
+  });
+}
+
+function identityAnswer() {
+  if (!state.config.features?.identity) return null;
+  const name = $('identity-name').value.trim();
+  const contact = $('identity-contact').value.trim();
+  if (!name && !contact) return null;
+  const role = document.querySelector('input[name="identity-role"]:checked')?.value || 'reporter';
+  return { role, name, contact };
+}
+
+/** Does the service's 202 answer hold exactly what this browser computed? Names the first
+ *  field that differs, or returns null. */
+function checkAnswer(answer, mine) {
+  if (!answer || typeof answer !== 'object' || !answer.receipt) {
+    return ['receipt', 'a receipt', JSON.stringify(answer)?.slice(0, 120)];
+  }
+  const r = answer.receipt;
+  const lower = (v) => String(v ?? '').toLowerCase();
+  if (lower(answer.commitment) !== mine.commitment) return ['commitment', mine.commitment, answer.commitment];
+  if (lower(r.commitment) !== mine.commitment) return ['commitment', mine.commitment, r.commitment];
+  if (lower(r.salt) !== mine.salt) return ['salt', mine.salt, r.salt];
+  if (lower(r.content_digest) !== mine.digest) return ['content_digest', mine.digest, r.content_digest];
+  let author;
+  try {
+    author = toHex(addressBytes(String(r.author)));
+  } catch {
+    author = String(r.author);
+  }
+  if (author !== mine.author) return ['author', mine.author, r.author];
+  if (answer.document !== undefined && answer.document !== null) {
+    let theirs;
+    try {
+      theirs = fromBase64(answer.document);
+    } catch {
+      theirs = new Uint8Array(0);
+    }
+    if (!equalBytes(theirs, mine.document)) {
+      return ['document', `${mine.document.length} bytes`, `${theirs.length} bytes`];
+    }
+  }
+  try {
+    receiptFromObject(r);
+  } catch (exc) {
+    return ['receipt', 'a valid receipt', exc.message];
+  }
+  return null;
+}
+
+async function submit(event) {
+  event.preventDefault();
+  if (state.busy) return;
+  $('error-box').hidden = true;
+  const text = wellFormedText($('tip-text').value);
+  if (!text.trim() && state.files.length === 0) {
+    fail('submit.error_empty');
+    $('tip-text').focus();
+    return;
+  }
+  if (!globalThis.crypto?.subtle) {
+    fail('submit.error_crypto', { detail: 'WebCrypto needs HTTPS' });
+    return;
+  }
+  state.busy = true;
+  $('submit-button').disabled = true;
+  renderFiles();
+  try {
+    for (const entry of state.files) {
+      if (!entry.sha256) {
+        progress('submit.step_hashing', { name: entry.name });
+        await entry.hashing;
+      }
+    }
+    progress('submit.step_building');
+    const attachments = state.files.map((f) => ({
+      name: f.name,
+      sha256: f.sha256,
+      size: f.size,
+      type: f.type,
+    }));
+    const document = buildTipDocument(text, attachments);
+    const salt = newSalt();
+    const author = state.authorKey ? state.authorKey.addressBytes : ZERO_AUTHOR;
+    const digest = await contentDigest(document);
+    const mine = {
+      document,
+      salt: toHex(salt),
+      digest: toHex(digest),
+      author: toHex(author),
+      commitment: toHex(await commitment(salt, digest, author)),
+    };
+    const limit = state.config.max_body_bytes;
+    const total = state.files.reduce((n, f) => n + f.size, 0) + document.length;
+    if (limit && total > limit) {
+      fail('submit.error_too_large', { size: formatSize(total), limit: formatSize(limit) });
+      return;
+    }
+    const identity = identityAnswer();
+    let body;
+    let contentType;
+    if (state.files.length === 0) {
+      const json = { document: toBase64(document), salt: mine.salt };
+      if (state.authorKey) json.author = state.authorKey.address;
+      if (identity) json.identity = identity;
+      body = JSON.stringify(json);
+      contentType = 'application/json';
+    } else {
+      // The service builds the same document from these parts; the text goes as bytes so that
+      // no line ending is rewritten on the way.
+      body = new FormData();
+      body.append('document', new Blob([utf8(text)], { type: 'text/plain;charset=utf-8' }), 'tip.txt');
+      for (const f of state.files) body.append('files', new File([f.file], f.name, { type: f.type }));
+      body.append('salt', mine.salt);
+      if (state.authorKey) body.append('author', state.authorKey.address);
+      if (identity) body.append('identity', JSON.stringify(identity));
+      contentType = null; // the browser sets multipart/form-data with its boundary
+    }
+    progress('submit.step_uploading', { percent: 0 }, 0);
+    let reply;
+    try {
+      reply = await send(body, contentType);
+    } catch {
+      fail('submit.error_network');
+      return;
+    }
+    if (reply.status !== 202) {
+      const detail = reply.data?.detail ?? `HTTP ${reply.status}`;
+      fail('submit.error_service', { detail: typeof detail === 'string' ? detail : JSON.stringify(detail) });
+      return;
+    }
+    progress('submit.step_checking', {}, 100);
+    const wrong = checkAnswer(reply.data, mine);
+    if (wrong) {
+      mismatch(...wrong);
+      return;
+    }
+    const answer = reply.data;
+    const receipt = receiptFromObject(answer.receipt);
+    receipt.extra = {};
+    let followUp = null;
+    for (const field of FOLLOW_UP_FIELDS) {
+      if (typeof answer[field] === 'string') followUp = answer[field];
+      if (typeof answer.receipt[field] === 'string') {
+        followUp = answer.receipt[field];
+        receipt.extra[field] = followUp;
+      }
+    }
+    saveSession({
+      receipt: receiptToJSON(receipt),
+      document: toBase64(document),
+      authorKey: state.authorKey ? state.authorKey.privateKey : null,
+      authorAddress: state.authorKey ? state.authorKey.address : null,
+      followUp,
+    });
+    // Leave nothing of the tip in the form (the back button would show it).
+    $('tip-form').reset();
+    state.files = [];
+    state.authorKey = null;
+    location.assign(pageUrl('/receipt'));
+  } catch (exc) {
+    fail('submit.error_crypto', { detail: exc.message || String(exc) });
+  } finally {
+    state.busy = false;
+    $('submit-button').disabled = false;
+    renderFiles();
+  }
+}
+
+async function main() {
+  await initI18n();
+  try {
+    state.config = await webConfig();
+  } catch {
+    state.config = { features: {} };
+  }
+  show($('identity-fieldset'), Boolean(state.config.features?.identity));
+  $('tip-files').addEventListener('change', (event) => {
+    addFiles(event.target.files);
+    event.target.value = '';
+  });
+  $('author-key').addEventListener('change', (event) => {
+    const line = $('author-address');
+    if (event.target.checked) {
+      state.authorKey = newAuthorKey();
+      setText(line, 'submit.author_address', { address: state.authorKey.address });
+      show(line);
+    } else {
+      state.authorKey = null;
+      show(line, false);
+    }
+  });
+  $('tip-form').addEventListener('submit', submit);
+  document.addEventListener('tipledger:lang', renderFiles);
+  document.body.dataset.ready = 'true';
+}
+
+main();

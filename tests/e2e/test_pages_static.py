@@ -1,0 +1,163 @@
+"""The reporter pages without a browser: templates, texts, headers, the vendored libraries."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from html.parser import HTMLParser
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api.routes import pages
+from api.routes.pages import (
+    LANGUAGES,
+    PAGES,
+    STATIC_DIR,
+    content_security_policy,
+    load_texts,
+    mount_pages,
+    public_rpc_url,
+    render_page,
+    rpc_origin,
+)
+
+from .conftest import ROOT
+
+CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+class _Keys(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.keys: set[str] = set()
+        self.ids: list[str] = []
+        self.lang: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = dict(attrs)
+        if tag == "html":
+            self.lang = a.get("lang")
+        if a.get("data-i18n"):
+            self.keys.add(str(a["data-i18n"]))
+        for pair in (a.get("data-i18n-attr") or "").split(";"):
+            if ":" in pair:
+                self.keys.add(pair.split(":", 1)[1])
+        if a.get("id"):
+            self.ids.append(str(a["id"]))
+
+
+def test_both_languages_have_the_same_keys() -> None:
+    th, en = load_texts("th"), load_texts("en")
+    assert set(th) == set(en)
+    for key in th:
+        assert set(re.findall(r"\{(\w+)\}", th[key])) == set(re.findall(r"\{(\w+)\}", en[key])), key
+    assert th["submit.heading"] == "แจ้งเบาะแสการทุจริต"
+    assert "ผู้แจ้งเบาะแส" in th["submit.identity_role_reporter"]
+    assert th["submit.identity_role_witness"] == "พยาน"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+@pytest.mark.parametrize("path", list(PAGES))
+def test_every_page_renders_completely(path: str, language: str) -> None:
+    html = render_page(PAGES[path], path, language).decode("utf-8")
+    assert "{{" not in html
+    assert "}}" not in html
+    parser = _Keys()
+    parser.feed(html)
+    assert parser.lang == language
+    assert parser.keys <= set(load_texts(language)), parser.keys - set(load_texts(language))
+    assert len(parser.ids) == len(set(parser.ids)), "duplicate ids"
+    assert "<script>" not in html  # no inline script: the CSP would block it
+    assert " style=" not in html  # no inline style either
+    assert re.findall(r'<script[^>]*src="([^"]+)"', html) == [
+        f"/web/js/page-{PAGES[path].removesuffix('.html')}.js"
+    ]
+
+
+def test_keys_used_by_scripts_exist() -> None:
+    texts = set(load_texts("en"))
+    used: set[str] = set()
+    for script in (STATIC_DIR / "js").glob("*.js"):
+        source = script.read_text(encoding="utf-8")
+        used |= set(
+            re.findall(r"['\"`]((?:submit|receipt|status|verify|nav)\.[a-z_]+)['\"`]", source)
+        )
+    assert used <= texts, used - texts
+    verify_js = (STATIC_DIR / "js" / "verify.js").read_text(encoding="utf-8")
+    codes = set(re.findall(r"check\(\w+, (?:true|false), '(\w+)'", verify_js))
+    names = set(re.findall(r"export const [A-Z_]+ = '(\w+)';", verify_js))
+    warnings = set(re.findall(r"code: '(\w+)'", verify_js))
+    assert len(codes) > 15
+    assert len(names) == 9
+    assert {f"code.{c}" for c in codes} <= texts
+    assert {f"check.{n}" for n in names} <= texts
+    assert {f"warning.{w}" for w in warnings} <= texts
+
+
+def test_rpc_origin_and_public_url() -> None:
+    assert rpc_origin("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
+    assert rpc_origin("https://rpc.example.org/v1/key") == "https://rpc.example.org"
+    assert rpc_origin("http://[::1]:8545/") == "http://[::1]:8545"
+    assert rpc_origin("ws://127.0.0.1:8545") is None
+    assert rpc_origin(None) is None
+    assert public_rpc_url("https://user:secret@rpc.example.org") is None
+    assert public_rpc_url("file:///etc/passwd") is None
+    assert public_rpc_url("https://rpc.example.org") == "https://rpc.example.org"
+    csp = content_security_policy("https://rpc.example.org/path")
+    assert "connect-src 'self' https://rpc.example.org;" in csp
+    assert "https:;" not in csp
+    assert "connect-src 'self' https: " in content_security_policy(None, any_rpc=True)
+
+
+def test_mounted_routes_headers_and_config() -> None:
+    app = FastAPI()
+    mount_pages(
+        app,
+        chain_rpc_url="http://127.0.0.1:8545",
+        chain_id=31337,
+        contract=CONTRACT,
+        max_body_bytes=1000,
+    )
+    client = TestClient(app)
+    for path in PAGES:
+        for query, language in (("", "th"), ("?lang=en", "en"), ("?lang=xx", "th")):
+            response = client.get(path + query)
+            assert response.status_code == 200
+            assert f'<html lang="{language}">' in response.text
+            assert response.headers["content-language"] == language
+            assert response.headers["cache-control"] == "no-store"
+            assert "set-cookie" not in response.headers
+            assert "frame-ancestors 'none'" in response.headers["content-security-policy"]
+    config = client.get("/web-config.json").json()
+    assert config == {
+        "chain_id": 31337,
+        "contract": CONTRACT,
+        "rpc_url": "http://127.0.0.1:8545",
+        "features": {"identity": False, "follow_up": False},
+        "max_body_bytes": 1000,
+        "languages": ["th", "en"],
+        "default_language": "th",
+    }
+    asset = client.get("/web/js/protocol.js")
+    assert asset.status_code == 200
+    assert asset.headers["x-content-type-options"] == "nosniff"
+    assert client.get("/web/../routes/pages.py").status_code == 404
+    assert client.get("/web/nope.js").status_code == 404
+    assert client.head("/verify").status_code == 200
+    assert all(not route.path.startswith("/web/") for route in app.routes if hasattr(route, "path"))
+    assert pages.STATIC_PREFIX == "/web"
+
+
+def test_vendored_libraries_are_current() -> None:
+    if not (ROOT / "node_modules" / "@noble" / "curves").is_dir():
+        pytest.skip("node_modules lacks the vendored packages: run `npm ci`")
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "vendor_web.py"), "--check"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr

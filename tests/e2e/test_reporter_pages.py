@@ -1,0 +1,466 @@
+"""The reporter pages on the real service, in Debian's Chromium.
+
+``tipledger devchain`` and ``tipledger serve`` run as subprocesses in a temporary TIPLEDGER_HOME;
+a person's path is then followed in the browser: submit a tip (Thai page, attachments, one-time
+key) -> receipt -> anchored -> verified in the browser against the chain. Also: a tampered
+document fails in the browser, both languages render, the service's answer is checked against
+the browser's own commitment, and the pages talk to no origin but the service and the chain,
+with a strict CSP and no cookie. Screenshots go to test-artifacts/e2e/.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+
+from ledger.chain.client import connect
+from ledger.core.receipt import Receipt
+from ledger.verification import verify_receipt
+
+from .conftest import PHONE, ROOT, free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.chain]
+
+TIP_TEXT = "จัดซื้อจัดจ้างไม่โปร่งใสที่สำนักงานเขต X ใบแจ้งหนี้เลขที่ 4711 ถูกจ่ายซ้ำสองครั้ง\nพยาน: เจ้าหน้าที่การเงิน"
+START_TIMEOUT = 90.0
+ANCHOR_TIMEOUT = 30_000  # ms
+
+
+@dataclass
+class Services:
+    home: Path
+    url: str
+    rpc_url: str
+    logs: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def origins(self) -> set[str]:
+        return {_origin(self.url), _origin(self.rpc_url)}
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _get(url: str, timeout: float = 2.0) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as resp:
+            return resp.status, dict(resp.headers.items()), resp.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, dict(exc.headers.items()), exc.read()
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (both commands stop cleanly on it), then the whole process group if need be:
+    each was started in its own session, so the group holds only it and its Anvil."""
+    if proc.poll() is None:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=5)
+
+
+def _wait(what: str, ready: Any, proc: subprocess.Popen[bytes], log: Path) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{what} exited {proc.returncode}:\n{log.read_text()[-3000:]}")
+        try:
+            if ready():
+                return
+        except (OSError, ValueError):
+            pass
+        time.sleep(0.25)
+    raise RuntimeError(f"{what} did not start in {START_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}")
+
+
+@pytest.fixture(scope="module")
+def services(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iterator[Services]:
+    """``tipledger devchain`` + ``tipledger serve`` (with the pages) in a fresh TIPLEDGER_HOME."""
+    home = tmp_path_factory.mktemp("tipledger-home")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLEDGER_")}
+    env.update(TIPLEDGER_HOME=str(home), TIPLEDGER_BATCH_INTERVAL="0.5", PYTHONUNBUFFERED="1")
+    chain_port, api_port = free_port(), free_port()
+    procs: list[subprocess.Popen[bytes]] = []
+    logs = {name: home / f"{name}.log" for name in ("devchain", "serve")}
+    try:
+        with logs["devchain"].open("wb") as out:
+            devchain = subprocess.Popen(
+                [sys.executable, "-m", "ledger.cli", "devchain", "--port", str(chain_port)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        procs.append(devchain)
+        _wait(
+            "tipledger devchain",
+            lambda: "is running" in logs["devchain"].read_text(),
+            devchain,
+            logs["devchain"],
+        )
+        url = f"http://127.0.0.1:{api_port}"
+        with logs["serve"].open("wb") as out:
+            serve = subprocess.Popen(
+                [sys.executable, "-m", "tests.e2e._serve", "serve", "--port", str(api_port)],
+                cwd=ROOT,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        procs.append(serve)
+        _wait(
+            "tipledger serve",
+            lambda: _get(url + "/web-config.json")[0] == 200,
+            serve,
+            logs["serve"],
+        )
+        config = json.loads(_get(url + "/web-config.json")[2])
+        yield Services(home=home, url=url, rpc_url=config["rpc_url"], logs=logs)
+    finally:
+        for proc in reversed(procs):
+            _stop(proc)
+
+
+class Recorder:
+    """Every request a page makes, every response header, and console/CSP trouble."""
+
+    def __init__(self, page: Any) -> None:
+        self.requests: list[str] = []
+        self.cookies: list[str] = []
+        self.problems: list[str] = []
+        page.on("request", lambda r: self.requests.append(r.url))
+        page.on("response", self._response)
+        page.on("console", self._console)
+        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
+
+    def _response(self, response: Any) -> None:
+        headers = response.all_headers()
+        if "set-cookie" in headers:
+            self.cookies.append(f"{response.url}: {headers['set-cookie']}")
+
+    def _console(self, message: Any) -> None:
+        if message.type in ("error", "warning"):
+            self.problems.append(f"console {message.type}: {message.text}")
+
+    def foreign(self, allowed: set[str]) -> list[str]:
+        return [
+            u
+            for u in self.requests
+            if not u.startswith(("data:", "blob:")) and _origin(u) not in allowed
+        ]
+
+
+@pytest.fixture
+def tab(browser: Any, services: Services) -> Iterator[tuple[Any, Recorder]]:
+    context = browser.new_context(viewport=PHONE, accept_downloads=True, locale="th-TH")
+    page = context.new_page()
+    recorder = Recorder(page)
+    yield page, recorder
+    context.close()
+
+
+def open_page(page: Any, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def submit_tip(page: Any, services: Services, artifacts: Path, files: list[dict[str, Any]]) -> None:
+    open_page(page, services.url + "/")
+    page.fill("#tip-text", TIP_TEXT)
+    page.check("#author-key")
+    if files:
+        page.set_input_files("#tip-files", files=files)
+        page.locator("#file-list .mono").nth(len(files) - 1).wait_for()
+    page.screenshot(path=artifacts / "01-submit-th.png", full_page=True)
+    page.click("#submit-button")
+    page.wait_for_url("**/receipt", timeout=20_000)
+    page.wait_for_selector("body[data-ready=true]")
+
+
+def test_submit_receipt_anchored_verified(
+    tab: tuple[Any, Recorder], services: Services, artifacts: Path
+) -> None:
+    page, recorder = tab
+    files = [
+        {
+            "name": 'ใบแจ้งหนี้ "4711".pdf',
+            "mimeType": "application/pdf",
+            "buffer": b"%PDF-1.4\n" + os.urandom(3 * 1024 * 1024),
+        },
+        {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": os.urandom(2048)},
+        {"name": "notes", "mimeType": "", "buffer": b"no type\r\n"},
+    ]
+    submit_tip(page, services, artifacts, files)
+    assert page.evaluate("document.documentElement.lang") == "th"
+    page.wait_for_selector("body[data-receipt-state=anchored]", timeout=ANCHOR_TIMEOUT)
+    page.screenshot(path=artifacts / "02-receipt-anchored-th.png", full_page=True)
+    assert page.locator("#qr").get_attribute("src").startswith("data:image/gif;base64,")
+
+    with page.expect_download() as receipt_download:
+        page.click("#download-receipt")
+    with page.expect_download() as document_download:
+        page.click("#download-document")
+    with page.expect_download() as key_download:
+        page.click("#download-key")
+    receipt_text = Path(receipt_download.value.path()).read_text(encoding="utf-8")
+    document = Path(document_download.value.path()).read_bytes()
+    private_key = Path(key_download.value.path()).read_text().strip()
+
+    # What the browser kept is a receipt the Python verifier (the CLI's code) accepts.
+    receipt = Receipt.from_json(receipt_text)
+    assert receipt.inclusion is not None
+    verdict = verify_receipt(receipt, document, connect(services.rpc_url))
+    assert verdict.ok, verdict.summary()
+    from eth_account import Account
+
+    assert Account.from_key(private_key).address == receipt.author
+    tip = json.loads(document)
+    assert tip["format"] == "tipledger-tip/1"
+    assert tip["text"] == TIP_TEXT
+    assert [a["name"] for a in tip["attachments"]] == ["ใบแจ้งหนี้ _4711_.pdf", "photo.jpg", "notes"]
+    assert tip["attachments"][2]["type"] == "application/octet-stream"
+
+    # Verify in the browser: the tip from this tab, against the chain.
+    page.click("#verify-link")
+    page.wait_for_selector("body[data-ready=true]")
+    assert page.is_checked("#doc-mode-session")
+    assert page.input_value("#verify-rpc") == services.rpc_url
+    page.click("#verify-button")
+    page.wait_for_selector("#verdict:not([hidden])", timeout=20_000)
+    assert page.get_attribute("#verdict", "data-status") == "valid"
+    names = page.eval_on_selector_all(
+        "#verdict-checks li", "els => els.map(e => [e.dataset.check, e.dataset.ok])"
+    )
+    assert dict(names) == {
+        "content_digest": "true",
+        "commitment": "true",
+        "inclusion": "true",
+        "promise_signature": "true",
+        "chain_id": "true",
+        "checkpoint_root": "true",
+        "checkpoint_timestamp": "true",
+        "promise_signer_role": "true",
+    }
+    page.screenshot(path=artifacts / "03-verify-valid-th.png", full_page=True)
+
+    # The same receipt and document, loaded from files in a fresh tab, in English.
+    fresh = page.context.new_page()
+    open_page(fresh, services.url + "/verify?lang=en")
+    fresh.set_input_files("#verify-receipt-file", receipt_download.value.path())
+    fresh.wait_for_function("() => document.getElementById('verify-receipt').value.length > 0")
+    fresh.set_input_files("#verify-document-file", document_download.value.path())
+    fresh.click("#verify-button")
+    fresh.wait_for_selector("#verdict:not([hidden])", timeout=20_000)
+    assert fresh.get_attribute("#verdict", "data-status") == "valid"
+    assert "VALID" in fresh.inner_text("#verdict-title")
+    fresh.screenshot(path=artifacts / "04-verify-valid-en.png", full_page=True)
+    fresh.close()
+
+    assert recorder.foreign(services.origins) == []
+    assert any(_origin(u) == _origin(services.rpc_url) for u in recorder.requests)
+    assert recorder.cookies == []
+    assert recorder.problems == []
+
+
+def test_tampered_document_fails_in_the_browser(
+    tab: tuple[Any, Recorder], services: Services, artifacts: Path
+) -> None:
+    page, recorder = tab
+    submit_tip(page, services, artifacts, [])
+    page.wait_for_selector("body[data-receipt-state=anchored]", timeout=ANCHOR_TIMEOUT)
+    page.click("#verify-link")
+    page.wait_for_selector("body[data-ready=true]")
+
+    # The exact text, retyped: valid. One character changed: invalid, at the document digest.
+    page.check("#doc-mode-text")
+    page.fill("#verify-text", TIP_TEXT)
+    page.click("#verify-button")
+    page.wait_for_selector("#verdict[data-status=valid]", timeout=20_000)
+    page.fill("#verify-text", TIP_TEXT.replace("4711", "4712"))
+    page.click("#verify-button")
+    page.wait_for_selector("#verdict[data-status=invalid]", timeout=20_000)
+    failed = page.eval_on_selector_all(
+        "#verdict-checks li[data-ok=false]", "els => els.map(e => e.dataset.check)"
+    )
+    assert failed == ["content_digest"]
+    page.screenshot(path=artifacts / "05-verify-tampered-document-th.png", full_page=True)
+
+    # A receipt whose root was altered fails too, in the proof and on the chain.
+    receipt = json.loads(page.input_value("#verify-receipt"))
+    receipt["inclusion"]["root_hash"] = "0x" + "ab" * 32
+    page.fill("#verify-receipt", json.dumps(receipt, indent=2))
+    page.fill("#verify-text", TIP_TEXT)
+    page.click("#verify-button")
+    page.wait_for_selector("#verdict[data-status=invalid]", timeout=20_000)
+    failed = page.eval_on_selector_all(
+        "#verdict-checks li[data-ok=false]", "els => els.map(e => e.dataset.check)"
+    )
+    assert failed == ["inclusion", "checkpoint_root"]
+    page.screenshot(path=artifacts / "06-verify-tampered-receipt-th.png", full_page=True)
+
+    # A receipt that is not one is refused with a readable line.
+    page.fill("#verify-receipt", '{"format": "tipledger-receipt/1"}')
+    page.click("#verify-button")
+    page.wait_for_selector("#verify-error:not([hidden])")
+    assert "chain_id" in page.inner_text("#verify-error")
+    assert recorder.foreign(services.origins) == []
+    assert recorder.problems == []
+
+
+def test_thai_and_english_render(
+    tab: tuple[Any, Recorder], services: Services, artifacts: Path
+) -> None:
+    page, recorder = tab
+    open_page(page, services.url + "/?lang=en")
+    assert page.evaluate("document.documentElement.lang") == "en"
+    assert page.inner_text("h1") == "Report a corruption tip"
+    assert page.inner_text(".lang-switch") == "ไทย"
+    page.fill("#tip-text", "typed before switching")
+    page.screenshot(path=artifacts / "07-submit-en.png", full_page=True)
+
+    page.click(".lang-switch")  # switches in place: nothing typed is lost
+    page.wait_for_function("() => document.documentElement.lang === 'th'")
+    assert page.inner_text("h1") == "แจ้งเบาะแสการทุจริต"
+    assert "ผู้แจ้งเบาะแส" in page.inner_text(".lead")
+    assert page.input_value("#tip-text") == "typed before switching"
+    assert page.title() == "แจ้งเบาะแสการทุจริต · TipLedger"
+    assert page.url.endswith("/")
+    assert page.get_attribute(".site-nav a[href^='/status']", "href") == "/status"
+
+    for path, th_heading, en_heading in [
+        ("/status", "ตรวจสอบสถานะเบาะแส", "Check the status of a tip"),
+        ("/verify", "ยืนยันใบรับ", "Verify a receipt"),
+        ("/receipt", "ใบรับของคุณ", "Your receipt"),
+    ]:
+        open_page(page, services.url + path)
+        assert page.evaluate("document.documentElement.lang") == "th"
+        assert page.inner_text("h1") == th_heading
+        open_page(page, services.url + path + "?lang=en")
+        assert page.evaluate("document.documentElement.lang") == "en"
+        assert page.inner_text("h1") == en_heading
+        page.screenshot(path=artifacts / f"08-{path.strip('/')}-en.png", full_page=True)
+    # Every form control has an accessible name.
+    for path in ("/", "/status", "/verify"):
+        open_page(page, services.url + path)
+        unnamed = page.evaluate(
+            """() => [...document.querySelectorAll('input, textarea, select, button')]
+                 .filter((el) => !el.closest('[hidden]'))
+                 .filter((el) => !(el.labels?.length || el.getAttribute('aria-label')
+                                   || el.textContent.trim()))
+                 .map((el) => el.id || el.outerHTML)"""
+        )
+        assert unnamed == [], path
+    assert recorder.foreign(services.origins) == []
+    assert recorder.problems == []
+
+
+def test_status_page_fetches_the_inclusion(
+    tab: tuple[Any, Recorder], services: Services, artifacts: Path
+) -> None:
+    page, recorder = tab
+    submit_tip(page, services, artifacts, [])
+    with page.expect_download() as download:
+        page.click("#download-receipt")  # possibly still pending: the status page completes it
+    pending = json.loads(Path(download.value.path()).read_text())
+    pending["inclusion"] = None
+    open_page(page, services.url + "/status")
+    page.fill("#status-receipt", json.dumps(pending))
+    deadline = time.monotonic() + ANCHOR_TIMEOUT / 1000
+    while True:
+        page.click("#status-form button[type=submit]")
+        page.wait_for_selector("#status-result:not([hidden])")
+        if page.get_attribute("#status-result", "data-state") == "anchored":
+            break
+        assert time.monotonic() < deadline, "not anchored in time"
+        time.sleep(0.5)
+    page.screenshot(path=artifacts / "09-status-anchored-th.png", full_page=True)
+    with page.expect_download() as updated:
+        page.click("#status-download")
+    receipt = Receipt.from_json(Path(updated.value.path()).read_text())
+    assert receipt.inclusion is not None
+    assert receipt.commitment == pending["commitment"]
+    # Only the commitment went to the service: no request carries the salt.
+    assert not [u for u in recorder.requests if pending["salt"][2:] in u]
+    assert recorder.problems == []
+
+
+def test_a_service_answer_that_differs_is_refused_loudly(
+    tab: tuple[Any, Recorder], services: Services, artifacts: Path
+) -> None:
+    page, _recorder = tab
+
+    def tamper(route: Any) -> None:
+        response = route.fetch()
+        body = response.json()
+        body["receipt"]["salt"] = "0x" + "00" * 32
+        route.fulfill(response=response, body=json.dumps(body))
+
+    page.route("**/v1/tips", tamper)
+    open_page(page, services.url + "/")
+    page.fill("#tip-text", "a tip whose answer is tampered with")
+    page.click("#submit-button")
+    page.wait_for_selector("#error-box:not([hidden])", timeout=20_000)
+    text = page.inner_text("#error-box")
+    assert "คำเตือน" in text
+    assert "salt" in text
+    assert page.url.rstrip("/") == services.url  # no receipt page for a mismatched answer
+    assert page.evaluate("sessionStorage.length") == 0
+    page.screenshot(path=artifacts / "10-submit-mismatch-th.png", full_page=True)
+
+
+def test_security_headers(services: Services) -> None:
+    rpc = _origin(services.rpc_url)
+    for path in ("/", "/receipt", "/status", "/verify", "/?lang=en", "/web-config.json"):
+        status, headers, _body = _get(services.url + path)
+        assert status == 200, path
+        h = {k.lower(): v for k, v in headers.items()}
+        csp = h["content-security-policy"]
+        for directive in (
+            "default-src 'self'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "img-src 'self' data:",
+            "frame-ancestors 'none'",
+            "base-uri 'none'",
+            "form-action 'self'",
+        ):
+            assert directive in csp, (path, directive)
+        connect = next(d for d in csp.split("; ") if d.startswith("connect-src"))
+        assert connect.startswith(f"connect-src 'self' {rpc}"), connect
+        assert ("https:" in connect) == path.startswith("/verify"), connect
+        assert "unsafe" not in csp
+        assert h["referrer-policy"] == "no-referrer"
+        assert h["x-content-type-options"] == "nosniff"
+        assert "camera=()" in h["permissions-policy"]
+        assert "set-cookie" not in h
+    for asset in (
+        "/web/js/protocol.js",
+        "/web/vendor/noble-curves/secp256k1.js",
+        "/web/css/app.css",
+    ):
+        status, headers, _body = _get(services.url + asset)
+        h = {k.lower(): v for k, v in headers.items()}
+        assert status == 200, asset
+        assert h["x-content-type-options"] == "nosniff", asset
+        assert "set-cookie" not in h
+    assert "javascript" in _get(services.url + "/web/js/protocol.js")[1]["content-type"]
+    assert _get(services.url + "/web/../routes/pages.py")[0] == 404
