@@ -269,6 +269,26 @@ def gas_phase(env: dict[str, str], batch: int, w3: Any) -> tuple[int, int, int]:
         service.stop()
 
 
+def _fresh_schema(url: str) -> tuple[str, Any]:
+    """A private schema in that PostgreSQL database for this run (dropped at the end)."""
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(url)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+
+    def drop() -> None:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+    sep = "&" if "?" in url else "?"
+    return f"{url}{sep}options=-csearch_path%3D{schema}", drop
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = ap.add_subparsers(dest="mode")
@@ -298,8 +318,12 @@ def main() -> None:
     env = {**os.environ, "TIPLEDGER_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}
     for name in ("TIPLEDGER_RPC_URL", "TIPLEDGER_BATCH_CAP", "TIPLEDGER_BATCH_INTERVAL"):
         env.pop(name, None)
+    drop_schema = None
     if args.database_url:
-        env["TIPLEDGER_DATABASE_URL"] = args.database_url
+        database_url = args.database_url
+        if database_url.startswith("postgresql") and "options=" not in database_url:
+            database_url, drop_schema = _fresh_schema(database_url)
+        env["TIPLEDGER_DATABASE_URL"] = database_url
         env["TIPLEDGER_DESK_PASSPHRASE"] = "bench"
     storage = args.database_url.split("://")[0] if args.database_url else "SQLite (WAL, FULL)"
     print(f"TipLedger service benchmark: {os.cpu_count()} cores, data in {home}")
@@ -347,6 +371,8 @@ def main() -> None:
         baseline_wall = time.perf_counter() - started
     finally:
         devchain.stop()
+        if drop_schema is not None:
+            drop_schema()
 
     print(f"\nstorage {storage}; API workers {args.workers}; contract {deployment.address}")
     print(f"\n1. Submissions over real HTTP ({args.tips:,} tips, {args.connections} connections)")

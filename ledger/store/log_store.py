@@ -181,7 +181,10 @@ class LogStore:
                 .where(log_nodes.c.level == level, log_nodes.c.chunk >= first_chunk)
                 .order_by(log_nodes.c.chunk)
             ).scalars()
-            levels.append(have[: first_chunk * _CHUNK_BYTES] + b"".join(chunks))
+            # A reader under READ COMMITTED may see nodes appended after it read the size:
+            # complete-subtree hashes never change, so the ones for `size` are a prefix.
+            data = have[: first_chunk * _CHUNK_BYTES] + b"".join(chunks)
+            levels.append(data[: (size >> level) * HASH_SIZE])
         try:
             self._tree = MerkleTree.from_levels(levels)
         except Exception as exc:

@@ -90,3 +90,15 @@ def test_a_store_is_bound_to_one_deployment(engine: Engine) -> None:
         store.bind_deployment(31337, "0x" + "cd" * 20)
     with pytest.raises(ChainMismatchError):
         store.bind_deployment(1, contract)
+
+
+def test_a_reader_that_sees_newer_nodes_than_its_size_keeps_to_its_size(engine: Engine) -> None:
+    # Under READ COMMITTED a reader may read the size, then nodes another append committed
+    # after: the tree it builds must still be exactly the tree of the size it read.
+    entries = commitments(600)
+    LogStore(engine).append(entries)
+    reader = LogStore(engine)
+    with engine.connect() as conn:
+        tree = reader._sync(conn, 257)
+    assert tree.size == 257
+    assert tree.root() == merkle.root(entries[:257])

@@ -1,0 +1,131 @@
+"""The intake: per-tip work, group commit, duplicates, and the receipt it answers with (on SQLite
+and PostgreSQL through the ``engine`` fixture)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import threading
+
+import pytest
+from sqlalchemy import Engine
+
+from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest
+from ledger.core.eip712 import Signer, recover_promise_signer
+from ledger.core.receipt import Receipt
+from ledger.desk import generate_desk_keypair, open_tip
+from ledger.errors import ProtocolError
+from ledger.intake import Intake, IntakeClosedError
+from ledger.store import LogStore
+from ledger.store.submissions import SubmissionStore
+
+CHAIN_ID = 31337
+CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+AUTHOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
+
+
+@pytest.fixture
+def setup(engine: Engine):  # type: ignore[no-untyped-def]
+    store = SubmissionStore(LogStore(engine))
+    desk = generate_desk_keypair()
+    signer = Signer(os.urandom(32))
+    notified: list[int] = []
+    intake = Intake(
+        store,
+        signer,
+        desk.public_key(),
+        chain_id=CHAIN_ID,
+        contract=CONTRACT,
+        on_accepted=notified.append,
+        clock=lambda: 1_764_200_000.9,
+    )
+    intake.start()
+    yield intake, store, desk, signer, notified
+    intake.close()
+
+
+def test_a_tip_is_stored_sealed_and_promised(setup) -> None:  # type: ignore[no-untyped-def]
+    intake, store, desk, signer, notified = setup
+    document = b"fraud at office X"
+    accepted = intake.submit(document, author=AUTHOR)
+    assert accepted.new
+    assert accepted.received_at == 1_764_200_000  # whole seconds only
+    assert accepted.commitment == commitment(accepted.salt, content_digest(document), AUTHOR)
+    signer_address = recover_promise_signer(
+        CHAIN_ID, CONTRACT, accepted.commitment, 1_764_200_000, accepted.promise_signature or b""
+    )
+    assert signer_address == signer.address
+    row = store.get(accepted.commitment)
+    assert row is not None
+    assert row.envelope is not None
+    assert document not in row.envelope
+    opened = open_tip(desk, row.envelope, accepted.commitment)
+    assert (opened.document, opened.salt) == (document, accepted.salt)
+    assert notified == [1]
+
+
+def test_the_fast_receipt_equals_the_model(setup) -> None:  # type: ignore[no-untyped-def]
+    intake, *_ = setup
+    for author in (None, AUTHOR):
+        accepted = intake.submit(b"tip", author=author)
+        fast = accepted.receipt_dict(CHAIN_ID, CONTRACT)
+        assert fast == accepted.receipt(CHAIN_ID, CONTRACT).to_dict()
+        assert Receipt.from_dict(fast).inclusion is None
+    assert accepted.receipt(CHAIN_ID, CONTRACT).author == AUTHOR
+
+
+def test_a_repeat_keeps_the_first_row_and_promise(setup) -> None:  # type: ignore[no-untyped-def]
+    intake, _store, _desk, _signer, notified = setup
+    salt = os.urandom(32)
+    first = intake.submit(b"same", salt=salt)
+    intake._clock = lambda: 1_764_200_100.0  # a later second: a new promise would differ
+    again = intake.submit(b"same", salt=salt)
+    assert again.commitment == first.commitment
+    assert not again.new
+    assert (again.received_at, again.promise_signature) == (
+        first.received_at,
+        first.promise_signature,
+    )
+    assert intake.stats.duplicates == 1
+    assert notified == [1]
+
+
+def test_concurrent_submissions_share_transactions(setup) -> None:  # type: ignore[no-untyped-def]
+    intake, store, *_ = setup
+
+    async def many() -> list[bytes]:
+        results = await asyncio.gather(*(intake.submit_async(os.urandom(40)) for _ in range(300)))
+        return [r.commitment for r in results]
+
+    commitments = asyncio.run(many())
+    assert len(set(commitments)) == 300
+    assert intake.stats.accepted == 300
+    assert intake.stats.batches < 300
+    assert store.pending_count() == 300
+
+    # threads too
+    out: list[bytes] = []
+    threads = [
+        threading.Thread(target=lambda: out.append(intake.submit(os.urandom(8)).commitment))
+        for _ in range(20)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(out)) == 20
+
+
+def test_bad_input_and_a_closed_intake(setup) -> None:  # type: ignore[no-untyped-def]
+    intake, *_ = setup
+    with pytest.raises(ProtocolError, match="salt must be 32 bytes"):
+        intake.submit(b"x", salt=b"short")
+    with pytest.raises(ProtocolError, match="author"):
+        intake.submit(b"x", author="0x1234")
+    with pytest.raises(ProtocolError, match="bytes"):
+        intake.submit("text, not bytes")  # type: ignore[arg-type]
+    accepted = intake.submit(b"before closing")
+    assert accepted.author == ZERO_AUTHOR
+    intake.close()
+    with pytest.raises(IntakeClosedError):
+        intake.submit(b"after closing")
