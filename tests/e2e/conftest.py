@@ -45,8 +45,10 @@ def chromium_path() -> Path:
     return CHROMIUM
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(chromium_path: Path) -> Iterator[Any]:
+    # Package scope, not session: Playwright's sync API keeps an event loop running in this
+    # thread while it lives, and asyncio.run() in later (non-browser) tests would refuse to start.
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
