@@ -43,9 +43,15 @@ from ledger.core.encoding import address_bytes, checksum_address, to_hex
 from ledger.core.receipt import FORMAT, PromiseInfo, Receipt
 from ledger.desk import seal_tip
 from ledger.errors import LedgerError, ProtocolError, StoreError
-from ledger.store.submissions import SOURCE_API, NewSubmission, Submission, SubmissionStore
+from ledger.store.submissions import (
+    SOURCE_API,
+    Companions,
+    NewSubmission,
+    Submission,
+    SubmissionStore,
+)
 
-__all__ = ["Accepted", "Intake", "IntakeClosedError", "IntakeStats"]
+__all__ = ["Accepted", "CompanionBuilder", "Intake", "IntakeClosedError", "IntakeStats"]
 
 MAX_BATCH = 8192  # submissions per transaction; a burst larger than this takes several
 # After the first submission of a batch arrives, the committer waits this long for others to
@@ -150,12 +156,17 @@ class IntakeStats:
     batch_seconds: float = 0.0  # total time spent in accept transactions
 
 
+# Given the new tip's commitment, the rows to store with it (see ``SubmissionStore.accept``).
+CompanionBuilder = Callable[[bytes], Companions]
+
+
 @dataclass(slots=True)
 class _Prepared:
     row: NewSubmission
     salt: bytes
     digest: bytes
     author: bytes
+    companions: Companions = ()
     # Where to deliver the outcome: an asyncio future on its loop, or a thread's future.
     loop: asyncio.AbstractEventLoop | None = None
     future: Any = None
@@ -237,11 +248,13 @@ class Intake:
         document: bytes,
         salt: bytes | None = None,
         author: bytes | str | None = None,
+        companions: CompanionBuilder | None = None,
     ) -> _Prepared:
         """The per-tip work, no I/O: digest, commitment, envelope, signed promise.
 
         Raises ``ProtocolError`` for a salt that is not 32 bytes or an author that is not an
-        address. The document is any bytes, as submitted (never re-serialised).
+        address. The document is any bytes, as submitted (never re-serialised). ``companions``
+        makes the rows stored with the tip, in its transaction, if it is new.
         """
         if not isinstance(document, bytes | bytearray | memoryview):
             raise ProtocolError(f"a tip document is bytes, got {type(document).__name__}")
@@ -274,16 +287,18 @@ class Intake:
             promise_signer=self._signer_bytes,
             promise_signature=signature,
         )
-        return _Prepared(row=row, salt=salt, digest=digest, author=author_raw)
+        extra = () if companions is None else tuple(companions(entry))
+        return _Prepared(row=row, salt=salt, digest=digest, author=author_raw, companions=extra)
 
     async def submit_async(
         self,
         document: bytes,
         salt: bytes | None = None,
         author: bytes | str | None = None,
+        companions: CompanionBuilder | None = None,
     ) -> Accepted:
         """Prepare on this event loop, then wait (without blocking it) for the group commit."""
-        item = self.prepare(document, salt, author)
+        item = self.prepare(document, salt, author, companions)
         loop = asyncio.get_running_loop()
         item.loop = loop
         item.future = loop.create_future()
@@ -297,9 +312,10 @@ class Intake:
         salt: bytes | None = None,
         author: bytes | str | None = None,
         timeout: float | None = 60.0,
+        companions: CompanionBuilder | None = None,
     ) -> Accepted:
         """Blocking form of ``submit_async`` for threads without an event loop."""
-        item = self.prepare(document, salt, author)
+        item = self.prepare(document, salt, author, companions)
         item.done = threading.Event()
         self._enqueue(item)
         if not item.done.wait(timeout):
@@ -344,11 +360,14 @@ class Intake:
         started = time.perf_counter()
         try:
             rows = [item.row for item in batch]
+            extras = (
+                [item.companions for item in batch] if any(i.companions for i in batch) else None
+            )
             if self._write_lock is None:
-                stored = self._submissions.accept(rows)
+                stored = self._submissions.accept(rows, extras)
             else:
                 with self._write_lock:
-                    stored = self._submissions.accept(rows)
+                    stored = self._submissions.accept(rows, extras)
         except Exception as exc:  # deliver every failure to its callers, never lose the thread
             error = exc if isinstance(exc, LedgerError) else StoreError(f"storing failed: {exc}")
             self.stats.failed += len(batch)

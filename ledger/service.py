@@ -54,7 +54,7 @@ from ledger.errors import (
     ProofError,
     ReceiptError,
 )
-from ledger.intake import Accepted, Intake
+from ledger.intake import Accepted, CompanionBuilder, Intake
 from ledger.lease import Lease
 from ledger.sequencer import Sequencer
 from ledger.store import LogStore, StoredCheckpoint, open_database
@@ -238,10 +238,18 @@ class LedgerService:
     # -- submitting ------------------------------------------------------------------------
 
     async def submit(
-        self, document: bytes, salt: bytes | None = None, author: bytes | str | None = None
+        self,
+        document: bytes,
+        salt: bytes | None = None,
+        author: bytes | str | None = None,
+        companions: CompanionBuilder | None = None,
     ) -> Accepted:
-        """Accept a tip: durable and promised once this returns (see ``ledger.intake``)."""
-        return await self.intake.submit_async(document, salt, author)
+        """Accept a tip: durable and promised once this returns (see ``ledger.intake``).
+
+        ``companions`` makes rows stored in the tip's own transaction if it is new (a follow-up
+        secret's hash, a sealed identity record).
+        """
+        return await self.intake.submit_async(document, salt, author, companions)
 
     def receipt_dict(self, accepted: Accepted) -> dict[str, Any]:
         """The receipt (``inclusion: null``) for an accepted tip, JSON-ready."""

@@ -7,16 +7,29 @@ the log's own writes, so a crash leaves a submission either pending or sequenced
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, Table, func, insert, select
 
 from ledger.store.database import positional
 from ledger.store.log_store import Appended, LogStore
 from ledger.store.schema import SOURCE_API, SOURCE_DIRECT, submissions
 
-__all__ = ["SOURCE_API", "SOURCE_DIRECT", "NewSubmission", "Submission", "SubmissionStore"]
+__all__ = [
+    "SOURCE_API",
+    "SOURCE_DIRECT",
+    "Companions",
+    "NewSubmission",
+    "Submission",
+    "SubmissionStore",
+]
+
+# Rows that belong to a submission (a follow-up secret's hash, a sealed identity record): written
+# in the submission's own transaction, and only when the submission is new, so a tip is never
+# stored without them nor they without it.
+Companions = Sequence[tuple[Table, Mapping[str, Any]]]
 
 _IN_BATCH = 500
 _ACCEPT_SQL = (
@@ -40,6 +53,15 @@ class Submission(NewSubmission):
     leaf_index: int | None = None
 
 
+def _write_companions(conn: Connection, companions: Sequence[Companions]) -> None:
+    by_table: dict[Table, list[Mapping[str, Any]]] = {}
+    for rows in companions:
+        for table, values in rows:
+            by_table.setdefault(table, []).append(values)
+    for table, values_list in by_table.items():
+        conn.execute(insert(table), list(values_list))
+
+
 def _row(m: object) -> Submission:
     r = m._mapping  # type: ignore[attr-defined]
     return Submission(
@@ -59,10 +81,16 @@ class SubmissionStore:
     def __init__(self, log: LogStore) -> None:
         self.log = log
 
-    def accept(self, items: Sequence[NewSubmission]) -> list[Submission]:
+    def accept(
+        self,
+        items: Sequence[NewSubmission],
+        companions: Sequence[Companions] | None = None,
+    ) -> list[Submission]:
         """Store new submissions durably; one already known keeps its first row (idempotent).
 
-        Returns the stored row of every item, in order, once the transaction has committed.
+        ``companions[i]`` (if given) are rows written with item ``i`` when it is new (its row is
+        the one stored, and not a repeat earlier in ``items``). Returns the stored row of every
+        item, in order, once the transaction has committed.
         """
         if not items:
             return []
@@ -84,9 +112,23 @@ class SubmissionStore:
             inserted = conn.exec_driver_sql(positional(conn, _ACCEPT_SQL), rows).rowcount
             if distinct and inserted == len(items):
                 # every row is new: what was stored is exactly what was given
-                return [Submission(**i.__dict__) for i in items]
+                result = [Submission(**i.__dict__) for i in items]
+                if companions:
+                    _write_companions(conn, companions)
+                return result
             stored = self._get_many(conn, [i.commitment for i in items])
-        return [stored[i.commitment] for i in items]
+            result = [stored[i.commitment] for i in items]
+            if companions:
+                seen: set[bytes] = set()
+                new: list[Companions] = []
+                for item, row, extra in zip(items, result, companions, strict=True):
+                    if row.promise_signature == item.promise_signature and (
+                        row.commitment not in seen
+                    ):
+                        new.append(extra)
+                    seen.add(row.commitment)
+                _write_companions(conn, new)
+        return result
 
     def _get_many(self, conn: Connection, commitments: Sequence[bytes]) -> dict[bytes, Submission]:
         wanted = list(dict.fromkeys(commitments))

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import os
 
-from sqlalchemy import Engine, inspect
+import pytest
+from sqlalchemy import Column, Engine, LargeBinary, MetaData, String, Table, inspect, select
 
 from ledger.core import merkle
+from ledger.errors import StoreError
 from ledger.store import LogStore
 from ledger.store.submissions import SOURCE_DIRECT, NewSubmission, SubmissionStore
 
@@ -68,3 +70,51 @@ def test_no_column_records_arrival_order(engine: Engine) -> None:
         "promise_signature",
         "leaf_index",
     }
+
+
+def _companion_table(engine: Engine) -> Table:
+    table = Table(
+        "test_companions",
+        MetaData(),
+        Column("commitment", LargeBinary(32), primary_key=True),
+        Column("note", String(32), nullable=False),
+    )
+    table.create(engine)
+    return table
+
+
+def test_companions_are_written_with_new_submissions_only(engine: Engine) -> None:
+    table = _companion_table(engine)
+    store = SubmissionStore(LogStore(engine))
+    a, b = new(promise_signature=b"a" * 65), new(promise_signature=b"b" * 65)
+    store.accept([a, b], [[(table, {"commitment": a.commitment, "note": "a"})], []])
+    # again, and twice within one batch: the repeats are not new, so nothing more is written
+    a2 = NewSubmission(a.commitment, a.received_at, promise_signature=b"c" * 65)
+    c = new(promise_signature=b"d" * 65)
+    c2 = NewSubmission(c.commitment, c.received_at, promise_signature=b"e" * 65)
+    store.accept(
+        [a2, c, c2],
+        [
+            [(table, {"commitment": a.commitment, "note": "again"})],
+            [(table, {"commitment": c.commitment, "note": "c"})],
+            [(table, {"commitment": c.commitment, "note": "repeat"})],
+        ],
+    )
+    with engine.connect() as conn:
+        rows = dict(conn.execute(select(table.c.commitment, table.c.note)).all())
+    assert rows == {a.commitment: "a", c.commitment: "c"}
+
+
+def test_a_failing_companion_stores_nothing_of_its_transaction(engine: Engine) -> None:
+    table = _companion_table(engine)
+    store = SubmissionStore(LogStore(engine))
+    a, b = new(), new()
+    clash = [
+        (table, {"commitment": b"x" * 32, "note": "1"}),
+        (table, {"commitment": b"x" * 32, "note": "2"}),
+    ]
+    with pytest.raises(StoreError, match=r"(?i)unique|duplicate"):
+        store.accept([a, b], [clash[:1], clash[1:]])
+    assert store.get(a.commitment) is None
+    assert store.get(b.commitment) is None
+    assert store.pending_count() == 0
