@@ -18,6 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
 from ledger.errors import (
+    AuthenticationError,
     ChainError,
     ChainMismatchError,
     ChainUnavailableError,
@@ -25,11 +26,13 @@ from ledger.errors import (
     EnvelopeError,
     LedgerError,
     NotAnchoredError,
+    PermissionDeniedError,
     ProofError,
     ProtocolError,
     ReceiptError,
     StoreError,
 )
+from ledger.siwe import SignInError
 
 log = logging.getLogger("tipledger.api")
 
@@ -40,6 +43,10 @@ class UnknownTipError(LedgerError):
 
 def status_for(exc: LedgerError) -> int:
     """The HTTP status for a ledger error (most specific class first)."""
+    if isinstance(exc, AuthenticationError | SignInError):
+        return 401
+    if isinstance(exc, PermissionDeniedError):
+        return 403
     if isinstance(exc, UnknownTipError | NotAnchoredError):
         return 404
     if isinstance(exc, ProofError):
@@ -73,7 +80,8 @@ async def _ledger_error(_request: Request, exc: Exception) -> Response:
         detail = str(exc) if status != 500 else "internal error: " + type(exc).__name__
     else:
         detail = str(exc)
-    return error_response(status, detail.replace("\n", " "))
+    headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    return error_response(status, detail.replace("\n", " "), headers)
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:

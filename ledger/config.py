@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     port: int = 8000
     max_body_bytes: int = 16 * 1024 * 1024
     desk_public_key: str | None = None
+    # The URL reviewers and custodians reach this service at: the domain and URI their EIP-4361
+    # sign-in messages must name (default http://HOST:PORT). Never taken from a request's Host.
+    public_url: str | None = None
+    session_seconds: int = 8 * 3600
+
+    @property
+    def service_url(self) -> str:
+        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
 
     @property
     def deployment_file(self) -> Path:

@@ -15,6 +15,7 @@ from ledger.core.errors import (
 )
 
 __all__ = [
+    "AuthenticationError",
     "ChainError",
     "ChainMismatchError",
     "ChainUnavailableError",
@@ -27,6 +28,7 @@ __all__ = [
     "LedgerError",
     "LogStateError",
     "NotAnchoredError",
+    "PermissionDeniedError",
     "ProofError",
     "ProtocolError",
     "ReceiptError",
@@ -86,3 +88,11 @@ class LogStateError(StoreError):
 
 class LeaseLostError(StoreError):
     """This instance no longer holds the sequencer lease: another instance may be active."""
+
+
+class AuthenticationError(LedgerError):
+    """No session, or one that is unknown or expired: the caller must sign in (401)."""
+
+
+class PermissionDeniedError(LedgerError):
+    """The signed-in address does not hold the role this needs on chain (403)."""

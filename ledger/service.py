@@ -57,6 +57,7 @@ from ledger.errors import (
 from ledger.intake import Accepted, CompanionBuilder, Intake
 from ledger.lease import Lease
 from ledger.sequencer import Sequencer
+from ledger.sessions import RoleCheck, SessionStore, SignIn
 from ledger.store import LogStore, StoredCheckpoint, open_database
 from ledger.store.schema import submissions as submissions_table
 from ledger.store.submissions import SubmissionStore
@@ -159,6 +160,13 @@ class LedgerService:
         self._stop = threading.Event()
         self._startup_error: str | None = None
         self._latency = _LatencyTracker()
+        self.sessions = SignIn(
+            SessionStore(engine),
+            RoleCheck(self.contract),
+            public_url=settings.service_url,
+            chain_id=self.chain_id,
+            session_seconds=settings.session_seconds,
+        )
         self.registry = CollectorRegistry()
         self.registry.register(_Metrics(self))
         self.started_at = time.time()
@@ -191,6 +199,12 @@ class LedgerService:
 
     def __exit__(self, *_exc: object) -> None:
         self.close()
+
+    def contract(self) -> TipLedgerContract:
+        """The deployment's contract (the sequencer's, once it has checked the code)."""
+        if self._contract is None:
+            return TipLedgerContract(self.w3, self.contract_address)
+        return self._contract
 
     def _run_sequencer(self) -> None:
         """Open the contract (retrying while the chain is down), build the sequencer, run it."""

@@ -8,17 +8,21 @@ author before keeping it.
 from __future__ import annotations
 
 import base64
+import contextlib
 import time
 from collections.abc import Callable
 from typing import Any
 
 import httpx
+from eth_account.messages import encode_defunct
+from eth_account.signers.local import LocalAccount
 
 from ledger.core.commitment import commitment as compute_commitment
 from ledger.core.commitment import content_digest
 from ledger.core.encoding import to_hex
 from ledger.core.receipt import Receipt
 from ledger.errors import LedgerError, ProtocolError, ReceiptError
+from ledger.sessions import Challenge
 
 POLL_INTERVAL = 0.25
 
@@ -136,3 +140,75 @@ def verify(
         )
     data: dict[str, Any] = response.json()
     return data
+
+
+def sign_in(client: httpx.Client, account: LocalAccount) -> str:
+    """Sign in with ``account`` (EIP-4361 over ``personal_sign``); the session's bearer token.
+
+    The challenge is checked before signing: it must name the service the client talks to, so
+    a message for another site is never signed here.
+    """
+    response = _request(client, "POST", "/v1/auth/challenge")
+    if response.status_code != 200:
+        raise ServiceError(f"the service refused to start a sign-in: {_detail(response)}")
+    data = response.json()
+    try:
+        challenge = Challenge(**{k: data[k] for k in Challenge.__dataclass_fields__})
+    except (KeyError, TypeError) as exc:
+        raise ServiceError(f"the service's sign-in challenge is malformed: {exc}") from None
+    if challenge.domain.lower() != client.base_url.netloc.decode("ascii").lower():
+        raise ServiceError(
+            f"the sign-in challenge names {challenge.domain}, not {client.base_url.host}: "
+            "refusing to sign it"
+        )
+    text = challenge.message(account.address).to_text()
+    signature = account.sign_message(encode_defunct(text=text)).signature
+    response = _request(
+        client,
+        "POST",
+        "/v1/auth/session",
+        json={"message": text, "signature": to_hex(bytes(signature))},
+    )
+    if response.status_code != 200:
+        raise ServiceError(f"sign-in refused ({response.status_code}): {_detail(response)}")
+    token: str = response.json()["token"]
+    return token
+
+
+class DeskClient:
+    """A signed-in client of the service: every request carries the session's bearer token.
+
+    ``call`` answers the JSON of a 2xx response and raises ``ServiceError`` with the service's
+    one-line ``detail`` for anything else.
+    """
+
+    def __init__(self, base_url: str, account: LocalAccount, *, timeout: float = 30.0) -> None:
+        self.account = account
+        self.http = _client(base_url, timeout)
+        try:
+            token = sign_in(self.http, account)
+        except BaseException:
+            self.http.close()
+            raise
+        self.http.headers["Authorization"] = f"Bearer {token}"
+
+    def call(self, method: str, path: str, **kwargs: Any) -> Any:
+        response = _request(self.http, method, path, **kwargs)
+        if not 200 <= response.status_code < 300:
+            raise ServiceError(
+                f"{method} {path} refused ({response.status_code}): {_detail(response)}"
+            )
+        if response.status_code == 204 or not response.content:
+            return None
+        return response.json()
+
+    def close(self) -> None:
+        with contextlib.suppress(ServiceError):
+            self.call("DELETE", "/v1/auth/session")
+        self.http.close()
+
+    def __enter__(self) -> DeskClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()

@@ -212,13 +212,18 @@ def run_service(
     host = host or s.host
     if workers <= 1:
         sock = bind(host, s.port if port is None else port)
-        service = open_service(s, deployment, w3)
-        server = uvicorn.Server(uvicorn_config(create_app(service), s, log_level="warning"))
     else:
         # Holds the port (bound, not listening, so it takes no connections) while the workers
         # listen on it with sockets of their own.
         sock = bind(host, s.port if port is None else port, listen=False, reuse_port=True)
     url = url_of(sock)
+    if s.public_url is None:
+        # Sign-in messages name the URL actually served (workers read it from the environment).
+        os.environ["TIPLEDGER_PUBLIC_URL"] = url
+        s = s.model_copy(update={"public_url": url})
+    if workers <= 1:
+        service = open_service(s, deployment, w3)
+        server = uvicorn.Server(uvicorn_config(create_app(service), s, log_level="warning"))
     err.print(
         "[bold green]TipLedger API is serving[/]"
         + (f" ({workers} worker processes)" if workers > 1 else "")

@@ -124,3 +124,22 @@ chain_tx_attempts = Table(
     Column("sent_at", Double, nullable=True),
     UniqueConstraint("chain_tx_id", "attempt", name="uq_chain_tx_attempts_attempt"),
 )
+
+# Sign-in (EIP-4361) for reviewers, custodians and administrators. Nonces are single-use and
+# short-lived; a session is a bearer token kept only as its SHA-256 (a database read does not
+# give a usable token). Roles are not stored: every privileged request asks the chain (cached for
+# seconds), so a role granted or revoked on chain takes effect without a restart.
+auth_nonces = Table(
+    "auth_nonces",
+    metadata,
+    Column("nonce", String(64), primary_key=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)
+auth_sessions = Table(
+    "auth_sessions",
+    metadata,
+    Column("token_hash", LargeBinary(32), primary_key=True),
+    Column("address", String(42), nullable=False, index=True),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+)

@@ -46,6 +46,11 @@ class Server:
     w3: Web3
     rpc_url: str
     logs: list[str]
+    accounts: tuple[LocalAccount, ...] = ()  # the devchain's: 0 admin, 1 anchorer, 2.. free
+
+    @property
+    def admin(self) -> LocalAccount:
+        return self.accounts[0]
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
@@ -102,7 +107,11 @@ def server(
     anchorer: LocalAccount = devchain.accounts[1]
     deployment = deploy(w3, admin, anchorer=anchorer.address, max_merge_delay=3600)
     home = tmp_path_factory.mktemp("home")
+    sock = free_socket()
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
     settings = Settings(
+        public_url=url,
         home=home,
         database_url=module_database_url,
         rpc_url=devchain.rpc_url,
@@ -118,7 +127,6 @@ def server(
         desk_key=desk.public_key(),
     )
     app = create_app(service)
-    sock = free_socket()
     logs: list[str] = []
     handler = _Capture(logs)
     loggers = [logging.getLogger(n) for n in ("uvicorn", "uvicorn.error", "uvicorn.access")]
@@ -134,8 +142,6 @@ def server(
         assert time.monotonic() < deadline, "uvicorn did not start"
         assert thread.is_alive(), "uvicorn stopped at start"
         time.sleep(0.05)
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
     sqlite_file = (
         Path(module_database_url.removeprefix("sqlite:///"))
         if module_database_url.startswith("sqlite")
@@ -152,6 +158,7 @@ def server(
             w3=w3,
             rpc_url=devchain.rpc_url,
             logs=logs,
+            accounts=tuple(devchain.accounts),
         )
     finally:
         uv.should_exit = True
