@@ -364,26 +364,20 @@ class Intake:
                 [item.companions for item in batch] if any(i.companions for i in batch) else None
             )
             if self._write_lock is None:
-                stored = self._submissions.accept(rows, extras)
+                stored, news = self._submissions.accept_new(rows, extras)
             else:
                 with self._write_lock:
-                    stored = self._submissions.accept(rows, extras)
+                    stored, news = self._submissions.accept_new(rows, extras)
         except Exception as exc:  # deliver every failure to its callers, never lose the thread
             error = exc if isinstance(exc, LedgerError) else StoreError(f"storing failed: {exc}")
             self.stats.failed += len(batch)
             self._deliver([(item, error) for item in batch])
             return
         new = 0
-        seen: set[bytes] = set()
         outcomes: list[tuple[_Prepared, Accepted | BaseException]] = []
-        for item, row in zip(batch, stored, strict=True):
+        for item, row, stored_now in zip(batch, stored, news, strict=True):
             # New when this item's row is the one stored (and not a repeat within the batch).
-            is_new = (
-                row.promise_signature == item.row.promise_signature
-                and row.leaf_index is None
-                and row.commitment not in seen
-            )
-            seen.add(row.commitment)
+            is_new = stored_now and row.leaf_index is None
             new += is_new
             outcomes.append((item, _accepted(item, row, is_new)))
         stats = self.stats

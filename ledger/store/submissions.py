@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.store.database import positional
 from ledger.store.log_store import Appended, LogStore
@@ -92,8 +93,23 @@ class SubmissionStore:
         the one stored, and not a repeat earlier in ``items``). Returns the stored row of every
         item, in order, once the transaction has committed.
         """
+        return self.accept_new(items, companions)[0]
+
+    def accept_new(
+        self,
+        items: Sequence[NewSubmission],
+        companions: Sequence[Companions] | None = None,
+    ) -> tuple[list[Submission], list[bool]]:
+        """``accept``, and for each item whether it was new (its row is the one stored now).
+
+        With companions, newness is what the insert itself reports (``RETURNING``): a repeat
+        within the same second carries a byte-identical promise (the signature is
+        deterministic), so comparing rows could not tell it from the first.
+        """
         if not items:
-            return []
+            return [], []
+        if companions and any(companions):
+            return self._accept_exact(items, companions)
         # Parameters built before the transaction, and the insert sent straight to the driver:
         # the write lock is held for as little time (and as little Python) as possible.
         rows = [
@@ -112,23 +128,59 @@ class SubmissionStore:
             inserted = conn.exec_driver_sql(positional(conn, _ACCEPT_SQL), rows).rowcount
             if distinct and inserted == len(items):
                 # every row is new: what was stored is exactly what was given
-                result = [Submission(**i.__dict__) for i in items]
-                if companions:
-                    _write_companions(conn, companions)
-                return result
+                return [Submission(**i.__dict__) for i in items], [True] * len(items)
             stored = self._get_many(conn, [i.commitment for i in items])
-            result = [stored[i.commitment] for i in items]
-            if companions:
-                seen: set[bytes] = set()
-                new: list[Companions] = []
-                for item, row, extra in zip(items, result, companions, strict=True):
-                    if row.promise_signature == item.promise_signature and (
-                        row.commitment not in seen
-                    ):
-                        new.append(extra)
-                    seen.add(row.commitment)
-                _write_companions(conn, new)
-        return result
+        result = [stored[i.commitment] for i in items]
+        seen: set[bytes] = set()
+        news: list[bool] = []
+        for item, row in zip(items, result, strict=True):
+            # without companions a same-second repeat may count as new: only statistics differ
+            news.append(
+                row.promise_signature == item.promise_signature and item.commitment not in seen
+            )
+            seen.add(item.commitment)
+        return result, news
+
+    def _accept_exact(
+        self, items: Sequence[NewSubmission], companions: Sequence[Companions]
+    ) -> tuple[list[Submission], list[bool]]:
+        dialect_insert = (
+            postgresql.insert if self.log.engine.dialect.name == "postgresql" else sqlite.insert
+        )
+        statement = (
+            dialect_insert(submissions)
+            .on_conflict_do_nothing(index_elements=[submissions.c.commitment])
+            .returning(submissions.c.commitment)
+        )
+        params = [
+            {
+                "commitment": i.commitment,
+                "received_at": i.received_at,
+                "source": i.source,
+                "envelope": i.envelope,
+                "promise_signer": i.promise_signer,
+                "promise_signature": i.promise_signature,
+            }
+            for i in items
+        ]
+        with self.log.transaction() as conn:
+            fresh = {bytes(c) for c in conn.execute(statement, params).scalars()}
+            seen: set[bytes] = set()
+            news: list[bool] = []
+            for item in items:
+                news.append(item.commitment in fresh and item.commitment not in seen)
+                seen.add(item.commitment)
+            _write_companions(
+                conn, [extra for extra, new in zip(companions, news, strict=True) if new]
+            )
+            known = self._get_many(
+                conn, [i.commitment for i, new in zip(items, news, strict=True) if not new]
+            )
+        result = [
+            Submission(**i.__dict__) if new else known[i.commitment]
+            for i, new in zip(items, news, strict=True)
+        ]
+        return result, news
 
     def _get_many(self, conn: Connection, commitments: Sequence[bytes]) -> dict[bytes, Submission]:
         wanted = list(dict.fromkeys(commitments))

@@ -118,3 +118,17 @@ def test_a_failing_companion_stores_nothing_of_its_transaction(engine: Engine) -
     assert store.get(a.commitment) is None
     assert store.get(b.commitment) is None
     assert store.pending_count() == 0
+
+
+def test_a_byte_identical_repeat_is_not_new_and_writes_no_companions(engine: Engine) -> None:
+    # The promise signature is deterministic: the same tip in the same second is byte-identical.
+    table = _companion_table(engine)
+    store = SubmissionStore(LogStore(engine))
+    a = new(promise_signature=b"s" * 65)
+    row = [(table, {"commitment": a.commitment, "note": "first"})]
+    _, first = store.accept_new([a], [row])
+    _, second = store.accept_new([a], [row])  # a PK clash here would fail the whole batch
+    _, both = store.accept_new([a, a], [row, row])
+    assert (first, second, both) == ([True], [False], [False, False])
+    with engine.connect() as conn:
+        assert conn.execute(select(table.c.note)).scalars().all() == ["first"]
