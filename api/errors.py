@@ -33,6 +33,12 @@ from ledger.errors import (
     StoreError,
 )
 from ledger.siwe import SignInError
+from ledger.vault.errors import (
+    NotEntitledError,
+    UnknownVaultItemError,
+    VaultConflictError,
+    VaultError,
+)
 
 log = logging.getLogger("tipledger.api")
 
@@ -47,6 +53,16 @@ def status_for(exc: LedgerError) -> int:
         return 401
     if isinstance(exc, PermissionDeniedError):
         return 403
+    # The identity vault: not your record/request (403), no such item (404), not now (409: a
+    # duplicate, no custodian set, a disclosure not recorded on chain), malformed input (422).
+    if isinstance(exc, NotEntitledError):
+        return 403
+    if isinstance(exc, UnknownVaultItemError):
+        return 404
+    if isinstance(exc, VaultConflictError):
+        return 409
+    if isinstance(exc, VaultError):
+        return 422
     if isinstance(exc, UnknownTipError | NotAnchoredError):
         return 404
     if isinstance(exc, ProofError):

@@ -21,7 +21,7 @@ from starlette.routing import Route
 from api import errors
 from api.middleware import BodySizeLimit
 from api.models import TipMultipart, TipRequest, VerifyRequest
-from api.routes import auth, health, log, tips, verify
+from api.routes import auth, health, log, tips, vault, verify
 from api.routes.pages import mount_pages
 from ledger.config import Settings
 from ledger.service import LedgerService
@@ -65,6 +65,11 @@ def create_app(
             {"name": "log", "description": "The anchored log, for auditors."},
             {"name": "verify", "description": "Verify a receipt against the chain."},
             {"name": "sign-in", "description": "Sign-In with Ethereum for the desk's roles."},
+            {
+                "name": "identity vault",
+                "description": "Identities under k-of-n custodians; disclosure only with a "
+                "quorum recorded on chain.",
+            },
             {"name": "operations", "description": "Health and metrics."},
         ],
     )
@@ -73,7 +78,7 @@ def create_app(
     # The submission route first as a plain Starlette route (a third less overhead per request
     # than FastAPI's handling); the FastAPI route behind it documents it in the OpenAPI.
     app.router.routes.append(Route("/v1/tips", tips.submit_tip_fast, methods=["POST"]))
-    for module in (tips, log, verify, auth, health):
+    for module in (tips, log, verify, auth, vault, health):
         app.include_router(module.router)
     limit = max_body_bytes if max_body_bytes is not None else service.settings.max_body_bytes
     app.add_middleware(BodySizeLimit, max_bytes=limit)

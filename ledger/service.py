@@ -61,6 +61,7 @@ from ledger.sessions import RoleCheck, SessionStore, SignIn
 from ledger.store import LogStore, StoredCheckpoint, open_database
 from ledger.store.schema import submissions as submissions_table
 from ledger.store.submissions import SubmissionStore
+from ledger.vault.service import VaultService
 from ledger.verification import verify_receipt
 
 __all__ = [
@@ -166,6 +167,15 @@ class LedgerService:
             public_url=settings.service_url,
             chain_id=self.chain_id,
             session_seconds=settings.session_seconds,
+        )
+        # The identity vault: sealed identities, custodians and the disclosure workflow.
+        self.vault = VaultService(
+            engine,
+            self.contract,
+            self.chain_id,
+            self.contract_address,
+            deploy_block=deployment.deploy_block,
+            rpc_url=settings.rpc_url or deployment.rpc_url,
         )
         self.registry = CollectorRegistry()
         self.registry.register(_Metrics(self))

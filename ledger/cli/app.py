@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import typer
 
-from ledger.cli import audit_commands, chain_commands, key_commands, serve_commands, tip_commands
+from ledger.cli import (
+    audit_commands,
+    chain_commands,
+    key_commands,
+    serve_commands,
+    tip_commands,
+    vault_commands,
+)
 
 app = typer.Typer(
     name="tipledger",
@@ -19,6 +26,7 @@ tip_commands.register(app)
 key_commands.register(app)
 serve_commands.register(app)
 audit_commands.register(app)
+vault_commands.register(app)  # also disclosure and roles
 
 
 def main() -> None:

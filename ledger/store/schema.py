@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     Column,
     Double,
     ForeignKey,
@@ -12,6 +13,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     UniqueConstraint,
 )
 
@@ -142,4 +144,147 @@ auth_sessions = Table(
     Column("address", String(42), nullable=False, index=True),
     Column("issued_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False, index=True),
+)
+
+# Identity vault (ledger.vault, migration 0006). The server keeps ciphertexts and sealed shares,
+# never K nor an identity. Custodians register their public keys (with a signature proving they
+# hold both); a custodian set is an immutable version per record kind (``share_index`` is the
+# member's share of every record sealed to it); a record points at the set its shares are sealed
+# to. A disclosure request collects decisions; re-sealed shares are accepted only once it is
+# recorded on chain. A rotation collects k shares of each old record, re-sealed to the
+# coordinating custodian, who re-shares client-side and replaces the records and their shares.
+vault_custodians = Table(
+    "vault_custodians",
+    metadata,
+    Column("key_id", String(16), primary_key=True),
+    Column("x25519_public", LargeBinary(32), nullable=False, unique=True),
+    Column("address", String(42), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("registration_signature", LargeBinary(65), nullable=False),
+    Column("registered_at", BigInteger, nullable=False),
+    Column("active", Boolean, nullable=False),
+)
+vault_custodian_sets = Table(
+    "vault_custodian_sets",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("threshold", Integer, nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("created_by", String(42), nullable=False),
+    UniqueConstraint("kind", "version", name="uq_vault_custodian_sets_version"),
+)
+vault_set_members = Table(
+    "vault_set_members",
+    metadata,
+    Column("set_id", Integer, ForeignKey("vault_custodian_sets.id"), primary_key=True),
+    Column("share_index", Integer, primary_key=True, autoincrement=False),
+    Column("custodian_key_id", String(16), ForeignKey("vault_custodians.key_id"), nullable=False),
+    UniqueConstraint("set_id", "custodian_key_id", name="uq_vault_set_members_custodian"),
+)
+vault_records = Table(
+    "vault_records",
+    metadata,
+    Column("record_id", LargeBinary(32), primary_key=True),
+    Column("kind", String(16), nullable=False),
+    Column("epoch", BigInteger, nullable=False),
+    Column("threshold", Integer, nullable=False),
+    Column("set_id", Integer, ForeignKey("vault_custodian_sets.id"), nullable=False, index=True),
+    Column("nonce", LargeBinary(12), nullable=False),
+    Column("ciphertext", LargeBinary, nullable=False),
+    # At most one record of each kind per tip: a repeat submission stores no companions (the
+    # intake knows exactly which rows its insert made), and two racing add_identity calls
+    # cannot both win.
+    Column(
+        "commitment",
+        LargeBinary(32),
+        ForeignKey("submissions.commitment"),
+        nullable=True,
+        index=True,
+    ),
+    UniqueConstraint("commitment", "kind", name="uq_vault_records_tip_kind"),
+)
+vault_shares = Table(
+    "vault_shares",
+    metadata,
+    Column("record_id", LargeBinary(32), ForeignKey("vault_records.record_id"), primary_key=True),
+    Column("share_index", Integer, primary_key=True, autoincrement=False),
+    Column("custodian_key_id", String(16), nullable=False, index=True),
+    Column("epoch", BigInteger, nullable=False),
+    Column("sealed", LargeBinary(64), nullable=False),
+)
+# Request states: pending (collecting decisions), approved (enough approvals to record on chain),
+# declined (too many declines for a quorum), recorded (recordDisclosure seen on chain),
+# superseded (the record was rotated before the disclosure completed: file a new request).
+vault_requests = Table(
+    "vault_requests",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("request_digest", LargeBinary(32), nullable=False, unique=True),
+    Column(
+        "record_id",
+        LargeBinary(32),
+        ForeignKey("vault_records.record_id"),
+        nullable=False,
+        index=True,
+    ),
+    Column("epoch", BigInteger, nullable=False),
+    Column("purpose", Text, nullable=False),
+    Column("investigator_key", LargeBinary(32), nullable=False),
+    Column("requester", String(42), nullable=False),
+    Column("filed_at", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("need", Integer, nullable=False),
+    Column("recorded_tx", LargeBinary(32), nullable=True),
+    Column("recorded_block", BigInteger, nullable=True),
+    Column("recorded_at", BigInteger, nullable=True),
+)
+vault_decisions = Table(
+    "vault_decisions",
+    metadata,
+    Column("request_id", Integer, ForeignKey("vault_requests.id"), primary_key=True),
+    Column("custodian_key_id", String(16), ForeignKey("vault_custodians.key_id"), primary_key=True),
+    Column("address", String(42), nullable=False),
+    Column("approve", Boolean, nullable=False),
+    Column("signature", LargeBinary(65), nullable=True),
+    Column("reason", Text, nullable=True),
+    Column("decided_at", BigInteger, nullable=False),
+)
+vault_resealed_shares = Table(
+    "vault_resealed_shares",
+    metadata,
+    Column("request_id", Integer, ForeignKey("vault_requests.id"), primary_key=True),
+    Column("share_index", Integer, primary_key=True, autoincrement=False),
+    Column("custodian_key_id", String(16), nullable=False),
+    Column("resealed", LargeBinary(70), nullable=False),
+    Column("resealed_at", BigInteger, nullable=False),
+)
+vault_rotations = Table(
+    "vault_rotations",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("kind", String(16), nullable=False),
+    Column("to_set_id", Integer, ForeignKey("vault_custodian_sets.id"), nullable=False),
+    Column("coordinator_key_id", String(16), ForeignKey("vault_custodians.key_id"), nullable=False),
+    Column("digest", LargeBinary(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("state", String(16), nullable=False),  # open, done, cancelled
+    Column("finished_at", BigInteger, nullable=True),
+)
+vault_rotation_records = Table(
+    "vault_rotation_records",
+    metadata,
+    Column("rotation_id", Integer, ForeignKey("vault_rotations.id"), primary_key=True),
+    Column("record_id", LargeBinary(32), ForeignKey("vault_records.record_id"), primary_key=True),
+    Column("epoch", BigInteger, nullable=False),
+)
+vault_rotation_shares = Table(
+    "vault_rotation_shares",
+    metadata,
+    Column("rotation_id", Integer, ForeignKey("vault_rotations.id"), primary_key=True),
+    Column("record_id", LargeBinary(32), primary_key=True),
+    Column("share_index", Integer, primary_key=True, autoincrement=False),
+    Column("custodian_key_id", String(16), nullable=False),
+    Column("resealed", LargeBinary(70), nullable=False),
 )

@@ -3,8 +3,13 @@
 ``records`` is the cryptographic core (DESIGN.md 'Identity vault'): an identity encrypted under
 a fresh key K, K split k-of-n with Shamir and each share HPKE-sealed to one custodian; re-sealing
 a share to an investigator for one disclosure request; combining; rotation. ``custodian_keys``
-is a custodian's key material on their own machine. No I/O beyond the key file, no chain, no
-service here.
+is a custodian's key material on their own machine. These two do no I/O beyond the key file;
+this package exports only them.
+
+Around them: ``digests`` (what custodians sign and check), ``store``, ``disclosure_store`` and
+``rotation_store`` (the tables), ``service``, ``disclosures`` and ``rotations`` (the server's
+workflow, ``VaultService``), ``onchain`` (what the vault asks the chain), and ``client`` (what
+runs on custodians' and investigators' machines).
 """
 
 from __future__ import annotations

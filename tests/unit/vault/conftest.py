@@ -1,4 +1,5 @@
-"""Shared fixtures for the identity vault: custodian X25519 keys (no key files, no scrypt)."""
+"""Shared fixtures for the identity vault: custodian X25519 keys (no key files, no scrypt), and a
+vault store holding one record (on each database)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import Engine
+from vault_store_support import StoredVault, stored
 
 from ledger.vault.records import CustodianPublicKey
 
@@ -38,3 +41,9 @@ def identity() -> dict[str, Any]:
         "phone": "+66 81 234 5678",
         "role": "procurement clerk",
     }
+
+
+@pytest.fixture
+def stored_vault(engine: Engine) -> StoredVault:
+    """Five registered custodians, a 3-of-5 reporter set and one record, on each database."""
+    return stored(engine)
