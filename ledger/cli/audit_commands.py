@@ -96,7 +96,7 @@ def _source(s: Settings, api: str | None, database: str | None) -> EntrySource:
         raise ConfigError("give the entries' source as --api or --database, not both")
     if database is not None:
         return StoreEntrySource.from_url(database)
-    return HttpEntrySource(api or f"http://{s.host}:{s.port}")
+    return HttpEntrySource(api or s.service_url)
 
 
 def _print_summary(result: AuditResult) -> None:
