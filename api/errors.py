@@ -26,9 +26,11 @@ from ledger.errors import (
     EnvelopeError,
     LedgerError,
     NotAnchoredError,
+    NotFoundError,
     PermissionDeniedError,
     ProofError,
     ProtocolError,
+    RateLimitedError,
     ReceiptError,
     StoreError,
 )
@@ -63,8 +65,10 @@ def status_for(exc: LedgerError) -> int:
         return 409
     if isinstance(exc, VaultError):
         return 422
-    if isinstance(exc, UnknownTipError | NotAnchoredError):
+    if isinstance(exc, UnknownTipError | NotAnchoredError | NotFoundError):
         return 404
+    if isinstance(exc, RateLimitedError):
+        return 429
     if isinstance(exc, ProofError):
         return 400
     if isinstance(exc, ReceiptError | ProtocolError | EnvelopeError):

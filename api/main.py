@@ -21,7 +21,7 @@ from starlette.routing import Route
 from api import errors
 from api.middleware import BodySizeLimit
 from api.models import TipMultipart, TipRequest, VerifyRequest
-from api.routes import auth, health, log, tips, vault, verify
+from api.routes import auth, follow_up, health, log, review, tips, vault, verify
 from api.routes.pages import mount_pages
 from ledger.config import Settings
 from ledger.service import LedgerService
@@ -66,6 +66,12 @@ def create_app(
             {"name": "verify", "description": "Verify a receipt against the chain."},
             {"name": "sign-in", "description": "Sign-In with Ethereum for the desk's roles."},
             {
+                "name": "follow-up",
+                "description": "The reporter's anonymous follow-up, with the secret from the "
+                "receipt.",
+            },
+            {"name": "review desk", "description": "Reviewers (REVIEWER_ROLE): tips to review."},
+            {
                 "name": "identity vault",
                 "description": "Identities under k-of-n custodians; disclosure only with a "
                 "quorum recorded on chain.",
@@ -78,7 +84,7 @@ def create_app(
     # The submission route first as a plain Starlette route (a third less overhead per request
     # than FastAPI's handling); the FastAPI route behind it documents it in the OpenAPI.
     app.router.routes.append(Route("/v1/tips", tips.submit_tip_fast, methods=["POST"]))
-    for module in (tips, log, verify, auth, vault, health):
+    for module in (tips, follow_up, log, verify, auth, review, vault, health):
         app.include_router(module.router)
     limit = max_body_bytes if max_body_bytes is not None else service.settings.max_body_bytes
     app.add_middleware(BodySizeLimit, max_bytes=limit)

@@ -92,6 +92,17 @@ class TipRequest(BaseModel):
         json_schema_extra=_ADDRESS,
         examples=["0x0000000000000000000000000000000000000000"],
     )
+    follow_up: bool = Field(
+        default=False,
+        description="true: make a follow-up secret (answered once, in `follow_up` and in the "
+        "receipt) to read the review status and talk with the desk anonymously.",
+    )
+    identity: dict[str, Any] | None = Field(
+        default=None,
+        description="Optional: who you are, as a JSON object, sealed on arrival for the "
+        "custodians (k-of-n) and stored only sealed: no one at the service can read it. Its "
+        "`role`, 'reporter' (the default) or 'witness', chooses the custodian set.",
+    )
 
 
 class TipMultipart(BaseModel):
@@ -120,6 +131,8 @@ class TipMultipart(BaseModel):
     author: str | None = Field(
         default=None, description="As in the JSON form.", json_schema_extra=_ADDRESS
     )
+    follow_up: str | None = Field(default=None, description="'true' for a follow-up secret.")
+    identity: str | None = Field(default=None, description="JSON object text (as in JSON).")
 
 
 class PromiseModel(BaseModel):
@@ -176,6 +189,14 @@ class TipAccepted(BaseModel):
         default=None,
         description="Multipart only: the tip document the service built (base64). Keep it: "
         "the receipt proves exactly these bytes.",
+    )
+    follow_up: dict[str, str] | None = Field(
+        default=None,
+        description='`{"secret": "tlf1_…"}` when asked for and stored (also in the '
+        "receipt); null otherwise, e.g. for a commitment already known.",
+    )
+    identity: dict[str, Any] | None = Field(
+        default=None, description="The sealed identity record's summary, when one was stored."
     )
 
 

@@ -206,7 +206,7 @@ def tip_from_parts(parts: Sequence[Part]) -> tuple[bytes, bytes | None, bytes | 
         else:
             raise ProtocolError(
                 f"unknown multipart field {part.name!r} (expected 'document', 'files', 'salt', "
-                "'author')"
+                "'author', 'follow_up', 'identity')"
             )
     if text is None:
         raise ProtocolError("multipart field 'document' (the tip's text) is required")
@@ -217,6 +217,108 @@ def tip_from_parts(parts: Sequence[Part]) -> tuple[bytes, bytes | None, bytes | 
         option=orjson.OPT_SORT_KEYS,
     )
     return document, salt, author
+
+
+# --- what a reporter may ask for beside the tip -----------------------------------------------
+
+MAX_IDENTITY_BYTES = 64 * 1024
+_TRUE = ("true", "1", "on", "yes")
+_FALSE = ("false", "0", "off", "no", "")
+
+
+@dataclass(frozen=True)
+class TipOptions:
+    """``follow_up``: make a follow-up secret; ``identity``: compact, key-sorted JSON bytes."""
+
+    follow_up: bool = False
+    identity: bytes | None = None
+    identity_kind: str = "reporter"
+
+    @property
+    def any(self) -> bool:
+        return self.follow_up or self.identity is not None
+
+
+NO_OPTIONS = TipOptions()
+
+
+def follow_up_field(value: object) -> bool:
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise ProtocolError(f"field 'follow_up': expected true or false, got {_kind(value)}")
+    return value
+
+
+def identity_field(value: object) -> bytes | None:
+    """An identity object as the vault takes it: compact UTF-8 JSON with sorted keys."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise ProtocolError(f"field 'identity': expected a JSON object, got {_kind(value)}")
+    if not value:
+        raise ProtocolError("field 'identity': the object is empty")
+    try:
+        data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except TypeError as exc:  # e.g. an integer beyond 64 bits
+        raise ProtocolError(f"field 'identity': {exc}") from None
+    if len(data) > MAX_IDENTITY_BYTES:
+        raise ProtocolError(f"field 'identity': larger than {MAX_IDENTITY_BYTES} bytes")
+    return data
+
+
+IDENTITY_KINDS = ("reporter", "witness")
+
+
+def identity_kind(value: object) -> str:
+    """The record kind an identity object asks for: its ``role``, ``reporter`` by default.
+
+    Reporter and witness identities go to different custodian sets, so the role is read, never
+    guessed: anything but the two kinds is refused.
+    """
+    role = value.get("role", "reporter") if isinstance(value, dict) else "reporter"
+    if role not in IDENTITY_KINDS:
+        raise ProtocolError(
+            f"field 'identity.role': expected 'reporter' or 'witness', got {role!r}"[:200]
+        )
+    return str(role)
+
+
+def tip_options(data: Mapping[str, Any]) -> TipOptions:
+    """The ``follow_up`` and ``identity`` fields of a JSON tip."""
+    if "follow_up" not in data and "identity" not in data:
+        return NO_OPTIONS
+    raw = data.get("identity")
+    return TipOptions(
+        follow_up_field(data.get("follow_up")), identity_field(raw), identity_kind(raw)
+    )
+
+
+def tip_options_from_parts(parts: Sequence[Part]) -> tuple[list[Part], TipOptions]:
+    """Takes the ``follow_up`` ("true"/"false") and ``identity`` (JSON text) parts out."""
+    rest: list[Part] = []
+    follow_up = False
+    identity: bytes | None = None
+    kind = "reporter"
+    seen: set[str] = set()
+    for part in parts:
+        if part.name not in ("follow_up", "identity"):
+            rest.append(part)
+            continue
+        if part.name in seen:
+            raise ProtocolError(f"multipart field {part.name!r} given more than once")
+        seen.add(part.name)
+        if part.name == "follow_up":
+            flag = _part_text(part).lower()
+            if flag not in _TRUE + _FALSE:
+                raise ProtocolError("multipart field 'follow_up': expected 'true' or 'false'")
+            follow_up = flag in _TRUE
+        else:
+            raw = json_object(part.data, "multipart field 'identity'")
+            identity, kind = identity_field(raw), identity_kind(raw)
+    if not seen:
+        return rest, NO_OPTIONS
+    return rest, TipOptions(follow_up, identity, kind)
 
 
 def _part_text(part: Part) -> str:

@@ -28,9 +28,11 @@ __all__ = [
     "LedgerError",
     "LogStateError",
     "NotAnchoredError",
+    "NotFoundError",
     "PermissionDeniedError",
     "ProofError",
     "ProtocolError",
+    "RateLimitedError",
     "ReceiptError",
     "SignatureError",
     "StoreError",
@@ -96,3 +98,11 @@ class AuthenticationError(LedgerError):
 
 class PermissionDeniedError(LedgerError):
     """The signed-in address does not hold the role this needs on chain (403)."""
+
+
+class NotFoundError(LedgerError):
+    """What was asked for does not exist here (404): a tip without a follow-up, a message."""
+
+
+class RateLimitedError(LedgerError):
+    """Too many attempts in a short time; try again later (429)."""

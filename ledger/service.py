@@ -35,7 +35,7 @@ from prometheus_client.core import (
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 
-from ledger.chain.contract import TipLedgerContract
+from ledger.chain.contract import Review, TipLedgerContract
 from ledger.chain.deploy import Deployment, open_deployment
 from ledger.config import Settings
 from ledger.core.commitment import DIGEST_SIZE
@@ -54,11 +54,15 @@ from ledger.errors import (
     ProofError,
     ReceiptError,
 )
+from ledger.followup_threads import FollowUps
 from ledger.intake import Accepted, CompanionBuilder, Intake
 from ledger.lease import Lease
+from ledger.review_desk import ReviewDesk
+from ledger.reviews import ReviewIndex
 from ledger.sequencer import Sequencer
 from ledger.sessions import RoleCheck, SessionStore, SignIn
 from ledger.store import LogStore, StoredCheckpoint, open_database
+from ledger.store.followups import FollowUpStore
 from ledger.store.schema import submissions as submissions_table
 from ledger.store.submissions import SubmissionStore
 from ledger.vault.service import VaultService
@@ -177,6 +181,21 @@ class LedgerService:
             deploy_block=deployment.deploy_block,
             rpc_url=settings.rpc_url or deployment.rpc_url,
         )
+        # Follow-up threads (reporter and desk) and the desk's reads; reviews come from chain.
+        self.follow_ups = FollowUps(
+            FollowUpStore(engine, read_engine),
+            desk_key,
+            review_of=self._review_of,
+            is_anchored=lambda c: self.tip_status(c).status == "anchored",
+        )
+        self.review_desk = ReviewDesk(
+            read_engine,
+            index=ReviewIndex(self.contract, deployment.deploy_block),
+            follow_ups=self.follow_ups,
+            tip_status=self.tip_status,
+            checkpoint=self.checkpoint,
+            review_of=self._review_of,
+        )
         self.registry = CollectorRegistry()
         self.registry.register(_Metrics(self))
         self.started_at = time.time()
@@ -215,6 +234,9 @@ class LedgerService:
         if self._contract is None:
             return TipLedgerContract(self.w3, self.contract_address)
         return self._contract
+
+    def _review_of(self, commitment: bytes) -> Review:
+        return self.contract().review_of(commitment)
 
     def _run_sequencer(self) -> None:
         """Open the contract (retrying while the chain is down), build the sequencer, run it."""

@@ -6,12 +6,15 @@ import base64
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
+from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ServiceDep
 from api.errors import UnknownTipError
 from api.models import EXAMPLE_COMMITMENT, ReceiptStatus, TipAccepted
 from api.parsing import (
+    NO_OPTIONS,
+    TipOptions,
     author_field,
     b64_field,
     commitment_param,
@@ -20,15 +23,18 @@ from api.parsing import (
     reject_unknown,
     salt_field,
     tip_from_parts,
+    tip_options,
+    tip_options_from_parts,
 )
 from api.responses import JSONBytes, error_responses
 from ledger.core.encoding import to_hex
 from ledger.errors import ProtocolError
 from ledger.service import LedgerService
+from ledger.store.submissions import Companions
 
 router = APIRouter(tags=["tips"])
 
-_TIP_FIELDS = ("document", "salt", "author")
+_TIP_FIELDS = ("document", "salt", "author", "follow_up", "identity")
 
 SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -100,8 +106,10 @@ async def accept_tip(request: Request, service: LedgerService) -> Response:
     content_type = request.headers.get("content-type", "")
     body = await request.body()
     built: bytes | None = None
+    options = NO_OPTIONS
     if content_type.startswith("multipart/form-data"):
-        document, salt, author = tip_from_parts(parse_multipart(body, content_type))
+        parts, options = tip_options_from_parts(parse_multipart(body, content_type))
+        document, salt, author = tip_from_parts(parts)
         built = document
     elif content_type and not _is_json(content_type):
         raise ProtocolError(
@@ -116,16 +124,64 @@ async def accept_tip(request: Request, service: LedgerService) -> Response:
         document = b64_field("document", data["document"])
         salt = salt_field(data.get("salt"))
         author = author_field(data.get("author"))
-    accepted = await service.submit(document, salt, author)
-    receipt = service.receipt_dict(accepted)
-    answer: dict[str, Any] = {
-        "commitment": to_hex(accepted.commitment),
-        "promise": receipt["promise"],
-        "receipt": receipt,
-    }
+        options = tip_options(data)
+    if options.any:
+        answer = await _accept_with_options(service, document, salt, author, options)
+    else:  # the common case, kept as cheap as it ever was
+        accepted = await service.submit(document, salt, author)
+        receipt = service.receipt_dict(accepted)
+        answer = {
+            "commitment": to_hex(accepted.commitment),
+            "promise": receipt["promise"],
+            "receipt": receipt,
+            "follow_up": None,
+            "identity": None,
+        }
     if built is not None:
         answer["document"] = base64.b64encode(built).decode("ascii")
     return JSONBytes(answer, status_code=202)
+
+
+async def _accept_with_options(
+    service: LedgerService,
+    document: bytes,
+    salt: bytes | None,
+    author: bytes | None,
+    options: TipOptions,
+) -> dict[str, Any]:
+    """A tip with a follow-up secret and/or a sealed identity, stored in the tip's transaction.
+
+    Argon2 and the identity's sealing run off the event loop, before the tip is submitted; what
+    they make is stored only if the tip is new (a commitment already known gets nulls).
+    """
+    enrolment = await run_in_threadpool(service.follow_ups.enrol) if options.follow_up else None
+    identity = None
+    if options.identity is not None:
+        identity = await run_in_threadpool(
+            service.vault.prepare_identity, options.identity, options.identity_kind
+        )
+
+    def companions(commitment: bytes) -> Companions:
+        rows: list[Any] = []
+        if enrolment is not None:
+            rows.extend(enrolment.rows(commitment))
+        if identity is not None:
+            rows.extend(identity.rows(commitment))
+        return rows
+
+    accepted = await service.submit(document, salt, author, companions)
+    receipt = service.receipt_dict(accepted)
+    follow_up = None
+    if enrolment is not None and accepted.new:
+        follow_up = {"secret": enrolment.secret.text}
+        receipt["follow_up"] = follow_up
+    return {
+        "commitment": to_hex(accepted.commitment),
+        "promise": receipt["promise"],
+        "receipt": receipt,
+        "follow_up": follow_up,
+        "identity": identity.summary() if identity is not None and accepted.new else None,
+    }
 
 
 def _is_json(content_type: str) -> bool:

@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import json
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -54,6 +56,23 @@ def _request(client: httpx.Client, method: str, path: str, **kwargs: Any) -> htt
         raise ServiceError(f"cannot reach the service at {client.base_url}: {exc}") from exc
 
 
+@dataclass(frozen=True)
+class Submitted:
+    """A receipt and what came with it: the follow-up secret, kept in the receipt file."""
+
+    receipt: Receipt
+    follow_up: dict[str, Any] | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = self.receipt.to_dict()
+        if self.follow_up is not None:
+            data["follow_up"] = dict(self.follow_up)  # verifiers ignore fields they do not know
+        return data
+
+    def to_json(self) -> str:
+        return json.dumps(self.to_dict(), indent=2, ensure_ascii=False)
+
+
 def submit(
     base_url: str,
     document: bytes,
@@ -63,18 +82,22 @@ def submit(
     wait: float = 60.0,
     http_timeout: float = 30.0,
     on_pending: Callable[[Receipt], None] | None = None,
-) -> Receipt:
+    follow_up: bool = False,
+) -> Submitted:
     """POST the tip, check the receipt, then poll until it is anchored or ``wait`` runs out.
 
-    Returns the receipt, anchored (``inclusion`` set) or, after ``wait`` seconds, still pending.
+    Returns the receipt, anchored (``inclusion`` set) or, after ``wait`` seconds, still pending,
+    with the follow-up secret if one was asked for (and the tip was new).
     """
     digest = content_digest(document)
     expected = compute_commitment(salt, digest, author)
-    body = {
+    body: dict[str, Any] = {
         "document": base64.b64encode(document).decode("ascii"),
         "salt": to_hex(salt),
         "author": author if isinstance(author, str) else to_hex(author),
     }
+    if follow_up:
+        body["follow_up"] = True
     with _client(base_url, http_timeout) as client:
         response = _request(client, "POST", "/v1/tips", json=body)
         if response.status_code != 202:
@@ -82,19 +105,23 @@ def submit(
                 f"the service refused the tip ({response.status_code}): {_detail(response)}"
             )
         try:
-            receipt = Receipt.from_dict(response.json().get("receipt"))
+            answer = response.json()
+            receipt = Receipt.from_dict(answer.get("receipt"))
         except (ValueError, AttributeError) as exc:
             raise ServiceError(f"the service's answer is not a receipt: {exc}") from None
         _check_receipt(receipt, expected, salt, digest)
+        secret = answer.get("follow_up")
+        if secret is not None and not isinstance(secret, dict):
+            raise ServiceError("the service's follow-up is not an object")
         if on_pending is not None:
             on_pending(receipt)
         deadline = time.monotonic() + wait
         while True:
             anchored = fetch_inclusion(client, receipt)
             if anchored is not None:
-                return anchored
+                return Submitted(anchored, secret)
             if time.monotonic() >= deadline:
-                return receipt
+                return Submitted(receipt, secret)
             time.sleep(POLL_INTERVAL)
 
 
@@ -208,6 +235,48 @@ class DeskClient:
         self.http.close()
 
     def __enter__(self) -> DeskClient:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+
+class ReporterClient:
+    """The holder of a tip's follow-up secret, as a client: no sign-in, no cookie.
+
+    The secret goes in the Authorization header only (never in a URL).
+    """
+
+    def __init__(
+        self, base_url: str, commitment: str, secret: str, *, timeout: float = 30.0
+    ) -> None:
+        self.commitment = commitment
+        self.http = _client(base_url, timeout)
+        self.http.headers["Authorization"] = f"Bearer {secret}"
+
+    def _call(self, method: str, suffix: str, body: dict[str, Any] | None = None) -> Any:
+        path = f"/v1/tips/{self.commitment}{suffix}"
+        response = _request(self.http, method, path, json=body)
+        if not 200 <= response.status_code < 300:
+            raise ServiceError(f"the service refused ({response.status_code}): {_detail(response)}")
+        return response.json()
+
+    def status(self) -> dict[str, Any]:
+        data: dict[str, Any] = self._call("GET", "/follow-up")
+        return data
+
+    def reply(self, text: str) -> dict[str, Any]:
+        data: dict[str, Any] = self._call("POST", "/follow-up/messages", {"text": text})
+        return data
+
+    def add_identity(self, identity: dict[str, Any]) -> dict[str, Any]:
+        data: dict[str, Any] = self._call("POST", "/identity", {"identity": identity})
+        return data
+
+    def close(self) -> None:
+        self.http.close()
+
+    def __enter__(self) -> ReporterClient:
         return self
 
     def __exit__(self, *_exc: object) -> None:

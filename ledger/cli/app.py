@@ -7,7 +7,9 @@ import typer
 from ledger.cli import (
     audit_commands,
     chain_commands,
+    follow_up_commands,
     key_commands,
+    review_commands,
     serve_commands,
     tip_commands,
     vault_commands,
@@ -26,6 +28,8 @@ tip_commands.register(app)
 key_commands.register(app)
 serve_commands.register(app)
 audit_commands.register(app)
+review_commands.register(app)
+follow_up_commands.register(app)
 vault_commands.register(app)  # also disclosure and roles
 
 

@@ -76,32 +76,40 @@ Api = Annotated[
 ]
 
 
-def _write_receipt(receipt: Receipt, out_file: Path | None) -> None:
-    text_out = receipt.to_json()
-    if out_file is not None:
-        out_file.write_text(text_out + "\n", encoding="utf-8")
-        err.print(f"receipt written to {out_file}")
-    else:
-        out.print(text_out, markup=False)
-
-
 def _submit_via_api(
-    url: str, document: bytes, author: LocalAccount | None, out_file: Path | None, wait: float
+    url: str,
+    document: bytes,
+    author: LocalAccount | None,
+    out_file: Path | None,
+    wait: float,
+    follow_up: bool = True,
 ) -> None:
     def accepted(receipt: Receipt) -> None:
         promise = receipt.promise
         when = f" at {utc(promise.received_at)}" if promise is not None else ""
         err.print(f"accepted{when}: commitment {receipt.commitment}; waiting for the anchor…")
 
-    receipt = api_client.submit(
+    submitted = api_client.submit(
         url,
         document,
         salt=new_salt(),
         author=author.address if author else ZERO_AUTHOR,
         wait=wait,
         on_pending=accepted,
+        follow_up=follow_up,
     )
-    _write_receipt(receipt, out_file)
+    receipt = submitted.receipt
+    text_out = submitted.to_json()
+    if out_file is not None:
+        out_file.write_text(text_out + "\n", encoding="utf-8")
+        err.print(f"receipt written to {out_file}")
+    else:
+        out.print(text_out, markup=False)
+    if submitted.follow_up is not None:
+        err.print(
+            "the receipt holds a follow-up secret: with it, `tipledger follow-up status "
+            "RECEIPT` shows the review and the desk's questions (anyone holding it can too)"
+        )
     inclusion = receipt.inclusion
     if inclusion is None:
         err.print(
@@ -166,6 +174,14 @@ def register(app: typer.Typer) -> None:
                 "--wait", min=0, help="With --api: seconds to wait for the anchor (default 60)."
             ),
         ] = 60.0,
+        follow_up: Annotated[
+            bool,
+            typer.Option(
+                "--follow-up/--no-follow-up",
+                help="With --api: ask for a follow-up secret (kept in the receipt) to read the "
+                "review status and the desk's questions anonymously.",
+            ),
+        ] = True,
     ) -> None:
         """Submit a tip and print its receipt (JSON).
 
@@ -176,7 +192,7 @@ def register(app: typer.Typer) -> None:
         if document is None:
             fail("nothing to submit: give the tip with --text or as a FILE")
         if api is not None:
-            _submit_via_api(api, document, _author(author_key), out_file, wait)
+            _submit_via_api(api, document, _author(author_key), out_file, wait, follow_up)
             return
         s = settings()
         deployment, _w3, contract = open_chain(s, rpc)

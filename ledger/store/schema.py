@@ -146,6 +146,39 @@ auth_sessions = Table(
     Column("expires_at", BigInteger, nullable=False, index=True),
 )
 
+# Follow-up: a reporter who asked for it holds a secret (in the receipt) that lets them read the
+# review status and talk with the desk without revealing who they are. Kept: only the secret's
+# Argon2id hash and an X25519 public key derived from it (questions are sealed to it). Every
+# message is stored twice, HPKE-sealed to the reporter's key and to the review desk's key; the
+# service can open neither without the reporter's secret or the desk's private key.
+FOLLOW_UP_FROM_REVIEWER = 1
+FOLLOW_UP_FROM_REPORTER = 2
+follow_ups = Table(
+    "follow_ups",
+    metadata,
+    Column("commitment", LargeBinary(32), ForeignKey("submissions.commitment"), primary_key=True),
+    Column("secret_hash", String(255), nullable=False),
+    Column("reporter_key", LargeBinary(32), nullable=False),
+)
+follow_up_messages = Table(
+    "follow_up_messages",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),  # thread order
+    Column("id", LargeBinary(16), nullable=False, unique=True),
+    Column(
+        "commitment",
+        LargeBinary(32),
+        ForeignKey("follow_ups.commitment"),
+        nullable=False,
+        index=True,
+    ),
+    Column("sender", Integer, nullable=False),
+    Column("sent_at", BigInteger, nullable=False),
+    Column("reviewer", String(42), nullable=True),  # the signed-in reviewer who asked
+    Column("to_reporter", LargeBinary, nullable=False),
+    Column("to_desk", LargeBinary, nullable=False),
+)
+
 # Identity vault (ledger.vault, migration 0006). The server keeps ciphertexts and sealed shares,
 # never K nor an identity. Custodians register their public keys (with a signature proving they
 # hold both); a custodian set is an immutable version per record kind (``share_index`` is the

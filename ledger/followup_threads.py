@@ -1,0 +1,215 @@
+"""The service's side of follow-up threads: enrolling a tip, the reporter's view, the desk's.
+
+Formats and the cryptography are ``ledger.followup``; rows are ``ledger.store.followups``. The
+methods here block (Argon2, the database, ``reviewOf`` on chain): the API calls them off the
+event loop.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+
+from ledger.chain.contract import Review
+from ledger.core.encoding import to_hex
+from ledger.errors import AuthenticationError, NotFoundError, ProtocolError
+from ledger.followup import (
+    FROM_REPORTER,
+    FROM_REVIEWER,
+    MESSAGE_ID_SIZE,
+    UNAUTHENTICATED,
+    FailureLimiter,
+    FollowUpSecret,
+    SecretHasher,
+    check_message,
+    key_id,
+    message_view,
+    new_message_id,
+    new_secret,
+    open_message,
+    parse_secret,
+    public_bytes,
+    reporter_key,
+    seal_message,
+    sender_name,
+)
+from ledger.reviews import review_view
+from ledger.store.followups import FollowUpStore, StoredMessage
+from ledger.store.submissions import Companions
+
+__all__ = ["Enrolment", "FollowUps", "Reporter"]
+
+
+@dataclass(frozen=True)
+class Enrolment:
+    """A fresh secret and its hash, ready to be stored with a new tip."""
+
+    secret: FollowUpSecret
+    secret_hash: str
+
+    def rows(self, commitment: bytes) -> Companions:
+        """The tip's ``follow_ups`` row (cheap: one HKDF and one X25519 public key)."""
+        public = public_bytes(reporter_key(self.secret, commitment).public_key())
+        return FollowUpStore.companion_rows(commitment, self.secret_hash, public)
+
+
+@dataclass(frozen=True)
+class Reporter:
+    """A caller who showed a tip's follow-up secret: they hold its reporter key, for now."""
+
+    commitment: bytes
+    private_key: X25519PrivateKey
+
+    def __repr__(self) -> str:
+        return f"Reporter({to_hex(self.commitment)})"
+
+
+class FollowUps:
+    def __init__(
+        self,
+        store: FollowUpStore,
+        desk_key: X25519PublicKey,
+        *,
+        review_of: Callable[[bytes], Review],
+        is_anchored: Callable[[bytes], bool],
+        hasher: SecretHasher | None = None,
+        limiter: FailureLimiter | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.desk_key = desk_key
+        self._desk_raw = public_bytes(desk_key)
+        self._review_of = review_of
+        self._is_anchored = is_anchored
+        self.hasher = hasher or SecretHasher()
+        self.limiter = limiter or FailureLimiter()
+        self._clock = clock
+
+    def enrol(self) -> Enrolment:
+        secret = new_secret()
+        return Enrolment(secret, self.hasher.hash(secret))
+
+    def having(self, commitments: Iterable[bytes]) -> set[bytes]:
+        return self.store.having(commitments)
+
+    # -- the reporter ----------------------------------------------------------------------
+
+    def authenticate(self, commitment: bytes, secret_text: str | None) -> Reporter:
+        """The reporter of ``commitment`` if ``secret_text`` is its secret.
+
+        A missing, malformed or wrong secret and an unknown tip all raise the same
+        ``AuthenticationError`` (a well-formed secret after the same Argon2 work, known tip or
+        not); too many wrong ones for a tip raise ``RateLimitedError`` (whether the tip exists
+        or not). Malformed ones are not counted: they cost nothing, and counting them would let
+        anyone who read a commitment in the public log lock its reporter out for free.
+        """
+        self.limiter.check(commitment)
+        secret = parse_secret(secret_text)  # not counted: a malformed secret costs no Argon2
+        row = self.store.get(commitment)
+        ok = self.hasher.verify(None if row is None else row.secret_hash, secret)
+        if row is None or not ok:
+            self.limiter.failed(commitment)
+            raise AuthenticationError(UNAUTHENTICATED)
+        key = reporter_key(secret, commitment)
+        if public_bytes(key.public_key()) != row.reporter_key:  # a hash that verified: never
+            raise AuthenticationError(UNAUTHENTICATED)
+        return Reporter(commitment, key)
+
+    def reporter_view(self, reporter: Reporter) -> dict[str, Any]:
+        """What the reporter sees: anchored or not, the review from chain, the thread."""
+        commitment = reporter.commitment
+        messages = []
+        for m in self.store.messages(commitment):
+            text = open_message(
+                reporter.private_key,
+                m.to_reporter,
+                commitment=commitment,
+                message_id=m.id,
+                sender=m.sender,
+            )
+            messages.append(message_view(m.id, m.sender, m.sent_at, text))
+        return {
+            "commitment": to_hex(commitment),
+            "anchored": self._is_anchored(commitment),
+            "review": review_view(self._review_of(commitment)),
+            "messages": messages,
+        }
+
+    def reporter_reply(self, reporter: Reporter, text: str) -> dict[str, Any]:
+        """Seal the reporter's message to the desk and to the reporter; store only those."""
+        message_id = new_message_id()
+
+        def sealed(public_key: X25519PublicKey) -> bytes:
+            return seal_message(
+                public_key,
+                commitment=reporter.commitment,
+                message_id=message_id,
+                sender=FROM_REPORTER,
+                text=text,
+            )
+
+        message = StoredMessage(
+            id=message_id,
+            sender=FROM_REPORTER,
+            sent_at=int(self._clock()),
+            reviewer=None,
+            to_reporter=sealed(reporter.private_key.public_key()),
+            to_desk=sealed(self.desk_key),
+        )
+        self.store.add_message(reporter.commitment, message)
+        return {"id": to_hex(message.id), "sent_at": message.sent_at}
+
+    # -- the review desk -------------------------------------------------------------------
+
+    def desk_thread(self, commitment: bytes) -> dict[str, Any]:
+        """The thread as the desk gets it: the desk's sealed copies, to open at the desk."""
+        row = self.store.get(commitment)
+        if row is None:
+            raise NotFoundError(f"tip {to_hex(commitment)} has no follow-up: none was asked for")
+        return {
+            "commitment": to_hex(commitment),
+            "reporter_key": to_hex(row.reporter_key),
+            "desk_key_id": key_id(self._desk_raw).hex(),
+            "messages": [
+                {
+                    "id": to_hex(m.id),
+                    "from": sender_name(m.sender),
+                    "sent_at": m.sent_at,
+                    "reviewer": m.reviewer,
+                    "sealed": m.to_desk,
+                }
+                for m in self.store.messages(commitment)
+            ],
+        }
+
+    def desk_ask(
+        self,
+        commitment: bytes,
+        *,
+        reviewer: str,
+        message_id: bytes,
+        to_reporter: bytes,
+        to_desk: bytes,
+    ) -> dict[str, Any]:
+        """Store a reviewer's question, sealed at the desk to the reporter and to the desk."""
+        row = self.store.get(commitment)
+        if row is None:
+            raise NotFoundError(f"tip {to_hex(commitment)} has no follow-up: none was asked for")
+        if len(message_id) != MESSAGE_ID_SIZE:
+            raise ProtocolError(f"field 'id': a message id is {MESSAGE_ID_SIZE} bytes")
+        check_message(to_reporter, row.reporter_key, "field 'to_reporter'")
+        check_message(to_desk, self._desk_raw, "field 'to_desk'")
+        message = StoredMessage(
+            id=message_id,
+            sender=FROM_REVIEWER,
+            sent_at=int(self._clock()),
+            reviewer=reviewer,
+            to_reporter=to_reporter,
+            to_desk=to_desk,
+        )
+        self.store.add_message(commitment, message)
+        return {"id": to_hex(message_id), "sent_at": message.sent_at}

@@ -1,0 +1,102 @@
+"""Review outcomes as the chain holds them: status names, and an index of reviewed tips.
+
+Decisions are recorded on chain by each reviewer's own key (``recordReview``); the service
+never stores them. ``reviewOf`` answers for one tip; ``ReviewIndex`` follows the
+``ReviewRecorded`` events so the desk can list the tips nobody has reviewed without one
+``eth_call`` per tip.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from ledger.chain.client import chain_errors
+from ledger.chain.contract import Review, TipLedgerContract
+from ledger.errors import ProtocolError
+
+__all__ = [
+    "STATUS_IDS",
+    "STATUS_NAMES",
+    "ReviewIndex",
+    "review_view",
+    "status_id",
+]
+
+# PROTOCOL.md section 4; 0 is "never reviewed" and cannot be recorded.
+STATUS_NAMES: dict[int, str] = {
+    1: "under_review",
+    2: "substantiated",
+    3: "unsubstantiated",
+    4: "referred",
+    5: "closed",
+}
+STATUS_IDS: dict[str, int] = {name: status for status, name in STATUS_NAMES.items()}
+UNDER_REVIEW = 1
+_LOG_CHUNK = 10_000  # blocks per eth_getLogs: providers refuse unbounded ranges
+
+
+def status_id(name: str) -> int:
+    """The on-chain status for a name (``"substantiated"``; ``-`` and ``_`` alike)."""
+    key = name.strip().lower().replace("-", "_")
+    if key == "under review":
+        key = "under_review"
+    try:
+        return STATUS_IDS[key]
+    except KeyError:
+        raise ProtocolError(
+            f"unknown review status {name!r}: expected one of {', '.join(STATUS_IDS)}"
+        ) from None
+
+
+def review_view(review: Review, *, with_reviewer: bool = False) -> dict[str, Any] | None:
+    """``{"status", "status_name", "recorded_at"}`` (and the reviewer), or None if never."""
+    if review.status == 0:
+        return None
+    view: dict[str, Any] = {
+        "status": review.status,
+        "status_name": STATUS_NAMES.get(review.status, f"status_{review.status}"),
+        "recorded_at": review.timestamp,
+    }
+    if with_reviewer:
+        view["reviewer"] = review.reviewer
+    return view
+
+
+@dataclass(frozen=True)
+class _Latest:
+    status: int
+    block_number: int
+
+
+class ReviewIndex:
+    """The latest recorded status of every reviewed tip, from ``ReviewRecorded`` events.
+
+    Caught up on each call from the last block it had read (blocks mined since cost one
+    ``eth_getLogs``), so a decision recorded by any reviewer shows at the next listing.
+    """
+
+    def __init__(self, contract: Callable[[], TipLedgerContract], from_block: int) -> None:
+        self._contract = contract
+        self._next_block = from_block
+        self._latest: dict[bytes, _Latest] = {}
+        self._lock = threading.Lock()
+
+    def statuses(self) -> dict[bytes, int]:
+        """Commitment -> latest status, as of the chain's latest block."""
+        with self._lock:
+            contract = self._contract()
+            with chain_errors("reading the latest block number"):
+                head = int(contract.w3.eth.block_number)
+            while self._next_block <= head:
+                to_block = min(head, self._next_block + _LOG_CHUNK - 1)
+                for event in contract.review_events(self._next_block, to_block):
+                    self._latest[event.commitment] = _Latest(event.status, event.block_number)
+                self._next_block = to_block + 1
+            return {c: latest.status for c, latest in self._latest.items()}
+
+    def awaiting(self, commitment: bytes, statuses: dict[bytes, int], under_review: bool) -> bool:
+        status = statuses.get(commitment, 0)
+        return status == 0 or (under_review and status == UNDER_REVIEW)

@@ -1,0 +1,131 @@
+"""Follow-up threads in the database: the secret's hash, the reporter's key, sealed messages.
+
+The ``follow_ups`` row of a tip is written as a companion of the tip itself (in its own
+transaction, only if the tip is new: ``companion_rows``). Messages are appended later, each as
+two ciphertexts; nothing here can read them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine, insert, select
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from ledger.errors import ProtocolError, StoreError
+from ledger.store.schema import follow_up_messages, follow_ups
+from ledger.store.submissions import Companions
+
+__all__ = ["FollowUpRow", "FollowUpStore", "StoredMessage"]
+
+_IN_BATCH = 500
+
+
+@dataclass(frozen=True)
+class FollowUpRow:
+    commitment: bytes
+    secret_hash: str  # Argon2id, PHC string form
+    reporter_key: bytes  # raw X25519 public key, derived from the secret
+
+
+@dataclass(frozen=True)
+class StoredMessage:
+    id: bytes  # 16 bytes, bound into both ciphertexts
+    sender: int  # FOLLOW_UP_FROM_REVIEWER or FOLLOW_UP_FROM_REPORTER
+    sent_at: int
+    reviewer: str | None
+    to_reporter: bytes
+    to_desk: bytes
+
+
+class FollowUpStore:
+    """Reads through the read-only engine (one snapshot each), writes through the writer."""
+
+    def __init__(self, engine: Engine, read_engine: Engine | None = None) -> None:
+        self.engine = engine
+        self.read_engine = read_engine or engine
+
+    @staticmethod
+    def companion_rows(commitment: bytes, secret_hash: str, reporter_key: bytes) -> Companions:
+        return [
+            (
+                follow_ups,
+                {
+                    "commitment": commitment,
+                    "secret_hash": secret_hash,
+                    "reporter_key": reporter_key,
+                },
+            )
+        ]
+
+    def get(self, commitment: bytes) -> FollowUpRow | None:
+        t = follow_ups.c
+        try:
+            with self.read_engine.connect() as conn:
+                row = conn.execute(
+                    select(t.secret_hash, t.reporter_key).where(t.commitment == commitment)
+                ).first()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"reading the follow-up failed: {exc.__class__.__name__}") from exc
+        if row is None:
+            return None
+        return FollowUpRow(commitment, str(row.secret_hash), bytes(row.reporter_key))
+
+    def having(self, commitments: Iterable[bytes]) -> set[bytes]:
+        """Those of ``commitments`` that have a follow-up."""
+        wanted = list(dict.fromkeys(commitments))
+        found: set[bytes] = set()
+        with self.read_engine.connect() as conn:
+            for i in range(0, len(wanted), _IN_BATCH):
+                rows = conn.execute(
+                    select(follow_ups.c.commitment).where(
+                        follow_ups.c.commitment.in_(wanted[i : i + _IN_BATCH])
+                    )
+                ).scalars()
+                found.update(bytes(c) for c in rows)
+        return found
+
+    def add_message(self, commitment: bytes, message: StoredMessage) -> None:
+        try:
+            with self.engine.begin() as conn:
+                conn.execute(
+                    insert(follow_up_messages).values(
+                        id=message.id,
+                        commitment=commitment,
+                        sender=message.sender,
+                        sent_at=message.sent_at,
+                        reviewer=message.reviewer,
+                        to_reporter=message.to_reporter,
+                        to_desk=message.to_desk,
+                    )
+                )
+        except IntegrityError:
+            raise ProtocolError(
+                f"message id 0x{message.id.hex()} is already used: make a fresh one"
+            ) from None
+        except SQLAlchemyError as exc:
+            raise StoreError(f"storing the message failed: {exc.__class__.__name__}") from exc
+
+    def messages(self, commitment: bytes) -> list[StoredMessage]:
+        t = follow_up_messages.c
+        try:
+            with self.read_engine.connect() as conn:
+                rows = conn.execute(
+                    select(t.id, t.sender, t.sent_at, t.reviewer, t.to_reporter, t.to_desk)
+                    .where(t.commitment == commitment)
+                    .order_by(t.seq)
+                ).all()
+        except SQLAlchemyError as exc:
+            raise StoreError(f"reading the messages failed: {exc.__class__.__name__}") from exc
+        return [
+            StoredMessage(
+                id=bytes(r.id),
+                sender=int(r.sender),
+                sent_at=int(r.sent_at),
+                reviewer=None if r.reviewer is None else str(r.reviewer),
+                to_reporter=bytes(r.to_reporter),
+                to_desk=bytes(r.to_desk),
+            )
+            for r in rows
+        ]
