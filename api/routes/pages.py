@@ -6,7 +6,13 @@
   English (``<html lang>`` follows; the pages also switch in place without a reload);
 - ``/web/...``: the pages' CSS, JavaScript modules, vendored libraries and i18n texts;
 - ``/web-config.json``: the chain id, contract address, a suggested JSON-RPC URL (the verify
-  page reads the chain straight from it) and which optional features the service offers.
+  page reads the chain straight from it) and which optional features the service offers, worked
+  out on every request (a custodian set can be registered while the service runs)::
+
+      "features": {"follow_up": true, "identity": {"reporter": true, "witness": false}}
+
+  ``follow_up`` is true when this app routes the reporter follow-up API; ``identity`` says, per
+  record kind, whether an identity of that kind can be sealed now (a custodian set exists).
 
 The pages build the tip document, make the salt and compute the commitment in the browser, and
 verify receipts in the browser against the chain. Every response from here carries a strict
@@ -19,7 +25,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -29,6 +35,7 @@ from urllib.parse import urlsplit
 import orjson
 from fastapi import FastAPI, Request
 from starlette.responses import Response
+from starlette.routing import Match
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
@@ -50,6 +57,12 @@ PAGES: dict[str, str] = {
     "/verify": "verify.html",
 }
 VERIFY_PATH = "/verify"
+
+# The record kinds an identity can be given as (the submit page's "I am" choice decides it).
+IDENTITY_KINDS = ("reporter", "witness")
+# The reporter follow-up API: the pages offer follow-up when the app routes a GET of this path
+# (any well-formed commitment would do).
+_FOLLOW_UP_PROBE = "/v1/tips/0x" + "00" * 32 + "/follow-up"
 
 # The verify page lets the user pick any node of the chain: an HTTPS endpoint anywhere, or a
 # node on their own machine. Every other page may talk to this origin and the configured RPC only.
@@ -90,20 +103,28 @@ class PageConfig:
     chain_id: int
     contract: str
     rpc_url: str | None
-    identity: bool = False
-    follow_up: bool = False
     max_body_bytes: int | None = None
 
-    def as_json(self) -> dict[str, Any]:
+    def as_json(self, *, follow_up: bool, identity: Mapping[str, bool]) -> dict[str, Any]:
         return {
             "chain_id": self.chain_id,
             "contract": self.contract,
             "rpc_url": self.rpc_url,
-            "features": {"identity": self.identity, "follow_up": self.follow_up},
+            "features": {
+                "follow_up": follow_up,
+                "identity": {kind: bool(identity.get(kind)) for kind in IDENTITY_KINDS},
+            },
             "max_body_bytes": self.max_body_bytes,
             "languages": list(LANGUAGES),
             "default_language": DEFAULT_LANGUAGE,
         }
+
+
+def routes_follow_up(app: FastAPI) -> bool:
+    """Does ``app`` serve the reporter follow-up API?"""
+    scope: Scope = {"type": "http", "method": "GET", "path": _FOLLOW_UP_PROBE, "root_path": ""}
+    # Matched as Starlette routes a request, so routers included in any way are seen.
+    return any(route.matches(scope)[0] is Match.FULL for route in app.router.routes)
 
 
 def rpc_origin(url: str | None) -> str | None:
@@ -259,31 +280,28 @@ def mount_pages(
     chain_rpc_url: str | None,
     chain_id: int,
     contract: str,
-    identity: bool = False,
-    follow_up: bool = False,
+    identity_available: Callable[[str], bool] | None = None,
     max_body_bytes: int | None = None,
 ) -> None:
     """Serve the reporter pages, their static files and ``/web-config.json`` on ``app``.
 
     ``chain_rpc_url`` is the JSON-RPC URL suggested to browsers (they read ``checkpoint()`` from
     it directly, so it must be reachable from reporters' machines and allow CORS, as Anvil
-    does); a URL with credentials in it is never given out. ``identity`` and ``follow_up`` turn
-    on the pages' identity section and follow-up form once the service offers them;
-    ``max_body_bytes`` lets the submit page refuse an over-large tip before sending it.
+    does); a URL with credentials in it is never given out. ``identity_available(kind)`` says
+    whether an identity record of that kind can be made right now (None: never); it is asked
+    on every ``/web-config.json``. The follow-up form appears when ``app`` routes the follow-up
+    API. ``max_body_bytes`` lets the submit page refuse an over-large tip before sending it.
     """
     suggested = public_rpc_url(chain_rpc_url)
     config = PageConfig(
         chain_id=chain_id,
         contract=contract,
         rpc_url=suggested,
-        identity=identity,
-        follow_up=follow_up,
         max_body_bytes=max_body_bytes,
     )
     pages = render_all()
     strict = security_headers(content_security_policy(suggested))
     verify = security_headers(content_security_policy(suggested, any_rpc=True))
-    config_body = orjson.dumps(config.as_json())
 
     def page_route(path: str) -> Any:
         headers = {**(verify if path == VERIFY_PATH else strict), "Cache-Control": "no-store"}
@@ -309,9 +327,16 @@ def mount_pages(
             name=f"page:{path}",
         )
 
-    async def web_config() -> Response:
+    # A plain def: FastAPI runs it in its thread pool, so a vault that reads the database to
+    # answer does not hold up the event loop.
+    def web_config(request: Request) -> Response:
+        kinds = {
+            kind: identity_available is not None and identity_available(kind)
+            for kind in IDENTITY_KINDS
+        }
+        body = config.as_json(follow_up=routes_follow_up(request.app), identity=kinds)
         return Response(
-            config_body,
+            orjson.dumps(body),
             media_type="application/json",
             headers={**strict, "Cache-Control": "no-store"},
         )

@@ -707,11 +707,18 @@ def test_qr_code_holds_the_receipt(page: Any) -> None:
         const { encodeQR } = await import('/web/vendor/qr/index.js');
         const r = R.parseReceipt(arg);
         const compact = R.compactReceiptJSON(r);
-        return [compact, encodeQR(compact, 'data-url', { ecc: 'medium', scale: 4 }).slice(0, 22)];
+        const secret = 'tlf1_' + 'Zz9-_'.repeat(8) + 'abc';
+        const withSecret = R.compactReceiptJSON(r, { followUp: secret });
+        const qr = (text) => encodeQR(text, 'data-url', { ecc: 'medium', scale: 4 }).slice(0, 22);
+        return [compact, qr(compact), withSecret, qr(withSecret), secret];
         """,
         receipt.to_json(),
     )
-    compact, url = got
-    assert url == "data:image/gif;base64,"
+    compact, url, with_secret, url_with_secret, secret = got
+    assert url == url_with_secret == "data:image/gif;base64,"
     assert Receipt.from_json(compact) == receipt.model_copy(update={"inclusion": None})
     assert to_hex(receipt.salt_bytes) in compact
+    assert "follow_up" not in compact
+    # The follow-up secret fits in the QR code beside the receipt; verifiers ignore it.
+    assert json.loads(with_secret)["follow_up"] == {"secret": secret}
+    assert Receipt.from_json(with_secret) == Receipt.from_json(compact)

@@ -8,7 +8,7 @@ import sys
 from html.parser import HTMLParser
 
 import pytest
-from fastapi import FastAPI
+from fastapi import APIRouter, FastAPI
 from fastapi.testclient import TestClient
 
 from api.routes import pages
@@ -83,9 +83,17 @@ def test_keys_used_by_scripts_exist() -> None:
     for script in (STATIC_DIR / "js").glob("*.js"):
         source = script.read_text(encoding="utf-8")
         used |= set(
-            re.findall(r"['\"`]((?:submit|receipt|status|verify|nav)\.[a-z_]+)['\"`]", source)
+            re.findall(
+                r"['\"`]((?:submit|receipt|status|verify|nav|identity|review)\.[a-z_]+)['\"`]",
+                source,
+            )
         )
     assert used <= texts, used - texts
+    # Keys the scripts build from the service's words: review status names, identity kinds.
+    for name in ("under_review", "substantiated", "unsubstantiated", "referred", "closed", "none"):
+        assert {f"review.{name}", f"review.{name}_text"} <= texts, name
+    for kind in pages.IDENTITY_KINDS:
+        assert {f"identity.sealed_{kind}", f"identity.not_offered_{kind}"} <= texts, kind
     verify_js = (STATIC_DIR / "js" / "verify.js").read_text(encoding="utf-8")
     codes = set(re.findall(r"check\(\w+, (?:true|false), '(\w+)'", verify_js))
     names = set(re.findall(r"export const [A-Z_]+ = '(\w+)';", verify_js))
@@ -136,7 +144,7 @@ def test_mounted_routes_headers_and_config() -> None:
         "chain_id": 31337,
         "contract": CONTRACT,
         "rpc_url": "http://127.0.0.1:8545",
-        "features": {"identity": False, "follow_up": False},
+        "features": {"follow_up": False, "identity": {"reporter": False, "witness": False}},
         "max_body_bytes": 1000,
         "languages": ["th", "en"],
         "default_language": "th",
@@ -149,6 +157,61 @@ def test_mounted_routes_headers_and_config() -> None:
     assert client.head("/verify").status_code == 200
     assert all(not route.path.startswith("/web/") for route in app.routes if hasattr(route, "path"))
     assert pages.STATIC_PREFIX == "/web"
+
+
+def test_features_are_worked_out_on_every_request() -> None:
+    """A custodian set registered while the service runs turns its identity kind on at once;
+    the follow-up form appears as soon as the app routes the follow-up API."""
+    offered: set[str] = set()
+    asked: list[str] = []
+
+    def available(kind: str) -> bool:
+        asked.append(kind)
+        return kind in offered
+
+    app = FastAPI()
+    mount_pages(
+        app,
+        chain_rpc_url="http://127.0.0.1:8545",
+        chain_id=31337,
+        contract=CONTRACT,
+        identity_available=available,
+    )
+    client = TestClient(app)
+
+    def features() -> dict[str, object]:
+        response = client.get("/web-config.json")
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-store"
+        return dict(response.json()["features"])
+
+    assert features() == {"follow_up": False, "identity": {"reporter": False, "witness": False}}
+    assert asked == ["reporter", "witness"]
+    offered.add("witness")
+    assert features()["identity"] == {"reporter": False, "witness": True}
+    offered.add("reporter")
+    assert features()["identity"] == {"reporter": True, "witness": True}
+
+    router = APIRouter()
+
+    @router.get("/v1/tips/{commitment}/follow-up")
+    def follow_up(commitment: str) -> dict[str, str]:
+        return {"commitment": commitment}
+
+    app.include_router(router)  # as create_app does, after the pages are mounted
+    assert features()["follow_up"] is True
+    # Only that route counts: a look-alike path does not turn the form on.
+    other = FastAPI()
+    mount_pages(other, chain_rpc_url=None, chain_id=1, contract=CONTRACT)
+
+    @other.get("/v1/tips/{commitment}/follow-up/messages")
+    def messages(commitment: str) -> dict[str, str]:
+        return {"commitment": commitment}
+
+    assert TestClient(other).get("/web-config.json").json()["features"] == {
+        "follow_up": False,
+        "identity": {"reporter": False, "witness": False},
+    }
 
 
 def test_vendored_libraries_are_current() -> None:

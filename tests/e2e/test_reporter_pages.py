@@ -12,17 +12,9 @@ from __future__ import annotations
 
 import json
 import os
-import signal
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -30,157 +22,20 @@ from ledger.chain.client import connect
 from ledger.core.receipt import Receipt
 from ledger.verification import verify_receipt
 
-from .conftest import PHONE, ROOT, free_port
+from .conftest import (
+    Recorder,
+    Services,
+    fits_the_screen,
+    http_get,
+    open_page,
+    origin,
+    unnamed_controls,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.chain]
 
 TIP_TEXT = "จัดซื้อจัดจ้างไม่โปร่งใสที่สำนักงานเขต X ใบแจ้งหนี้เลขที่ 4711 ถูกจ่ายซ้ำสองครั้ง\nพยาน: เจ้าหน้าที่การเงิน"
-START_TIMEOUT = 90.0
 ANCHOR_TIMEOUT = 30_000  # ms
-
-
-@dataclass
-class Services:
-    home: Path
-    url: str
-    rpc_url: str
-    logs: dict[str, Path] = field(default_factory=dict)
-
-    @property
-    def origins(self) -> set[str]:
-        return {_origin(self.url), _origin(self.rpc_url)}
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}"
-
-
-def _get(url: str, timeout: float = 2.0) -> tuple[int, dict[str, str], bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            return resp.status, dict(resp.headers.items()), resp.read()
-    except urllib.error.HTTPError as exc:
-        return exc.code, dict(exc.headers.items()), exc.read()
-
-
-def _stop(proc: subprocess.Popen[bytes]) -> None:
-    """SIGTERM (both commands stop cleanly on it), then the whole process group if need be:
-    each was started in its own session, so the group holds only it and its Anvil."""
-    if proc.poll() is None:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=5)
-
-
-def _wait(what: str, ready: Any, proc: subprocess.Popen[bytes], log: Path) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"{what} exited {proc.returncode}:\n{log.read_text()[-3000:]}")
-        try:
-            if ready():
-                return
-        except (OSError, ValueError):
-            pass
-        time.sleep(0.25)
-    raise RuntimeError(f"{what} did not start in {START_TIMEOUT:.0f} s:\n{log.read_text()[-3000:]}")
-
-
-@pytest.fixture(scope="module")
-def services(tmp_path_factory: pytest.TempPathFactory, chromium_path: Path) -> Iterator[Services]:
-    """``tipledger devchain`` + ``tipledger serve`` (with the pages) in a fresh TIPLEDGER_HOME."""
-    home = tmp_path_factory.mktemp("tipledger-home")
-    env = {k: v for k, v in os.environ.items() if not k.startswith("TIPLEDGER_")}
-    env.update(TIPLEDGER_HOME=str(home), TIPLEDGER_BATCH_INTERVAL="0.5", PYTHONUNBUFFERED="1")
-    chain_port, api_port = free_port(), free_port()
-    procs: list[subprocess.Popen[bytes]] = []
-    logs = {name: home / f"{name}.log" for name in ("devchain", "serve")}
-    try:
-        with logs["devchain"].open("wb") as out:
-            devchain = subprocess.Popen(
-                [sys.executable, "-m", "ledger.cli", "devchain", "--port", str(chain_port)],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        procs.append(devchain)
-        _wait(
-            "tipledger devchain",
-            lambda: "is running" in logs["devchain"].read_text(),
-            devchain,
-            logs["devchain"],
-        )
-        url = f"http://127.0.0.1:{api_port}"
-        with logs["serve"].open("wb") as out:
-            serve = subprocess.Popen(
-                [sys.executable, "-m", "tests.e2e._serve", "serve", "--port", str(api_port)],
-                cwd=ROOT,
-                env=env,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                start_new_session=True,
-            )
-        procs.append(serve)
-        _wait(
-            "tipledger serve",
-            lambda: _get(url + "/web-config.json")[0] == 200,
-            serve,
-            logs["serve"],
-        )
-        config = json.loads(_get(url + "/web-config.json")[2])
-        yield Services(home=home, url=url, rpc_url=config["rpc_url"], logs=logs)
-    finally:
-        for proc in reversed(procs):
-            _stop(proc)
-
-
-class Recorder:
-    """Every request a page makes, every response header, and console/CSP trouble."""
-
-    def __init__(self, page: Any) -> None:
-        self.requests: list[str] = []
-        self.cookies: list[str] = []
-        self.problems: list[str] = []
-        page.on("request", lambda r: self.requests.append(r.url))
-        page.on("response", self._response)
-        page.on("console", self._console)
-        page.on("pageerror", lambda e: self.problems.append(f"page error: {e}"))
-
-    def _response(self, response: Any) -> None:
-        headers = response.all_headers()
-        if "set-cookie" in headers:
-            self.cookies.append(f"{response.url}: {headers['set-cookie']}")
-
-    def _console(self, message: Any) -> None:
-        if message.type in ("error", "warning"):
-            self.problems.append(f"console {message.type}: {message.text}")
-
-    def foreign(self, allowed: set[str]) -> list[str]:
-        return [
-            u
-            for u in self.requests
-            if not u.startswith(("data:", "blob:")) and _origin(u) not in allowed
-        ]
-
-
-@pytest.fixture
-def tab(browser: Any, services: Services) -> Iterator[tuple[Any, Recorder]]:
-    context = browser.new_context(viewport=PHONE, accept_downloads=True, locale="th-TH")
-    page = context.new_page()
-    recorder = Recorder(page)
-    yield page, recorder
-    context.close()
-
-
-def open_page(page: Any, url: str) -> None:
-    page.goto(url)
-    page.wait_for_selector("body[data-ready=true]")
 
 
 def submit_tip(page: Any, services: Services, artifacts: Path, files: list[dict[str, Any]]) -> None:
@@ -209,8 +64,21 @@ def test_submit_receipt_anchored_verified(
         {"name": "photo.jpg", "mimeType": "image/jpeg", "buffer": os.urandom(2048)},
         {"name": "notes", "mimeType": "", "buffer": b"no type\r\n"},
     ]
+    # Every line the progress box shows while the tip is sealed and sent, across navigations.
+    progress: list[str] = []
+    page.expose_function("recordProgress", lambda text: progress.append(text))
+    page.add_init_script(
+        """document.addEventListener('DOMContentLoaded', () => {
+             const el = document.getElementById('progress-text');
+             if (el) new MutationObserver(() => window.recordProgress(el.textContent))
+               .observe(el, { childList: true, characterData: true, subtree: true });
+           });"""
+    )
     submit_tip(page, services, artifacts, files)
     assert page.evaluate("document.documentElement.lang") == "th"
+    assert "กำลังผนึกเบาะแสในเบราว์เซอร์…" in progress
+    assert "กำลังส่ง… 100%" in progress  # the upload of the 3 MB attachment, in per cent
+    assert progress[-1].startswith("กำลังตรวจคำตอบของระบบ")
     page.wait_for_selector("body[data-receipt-state=anchored]", timeout=ANCHOR_TIMEOUT)
     page.screenshot(path=artifacts / "02-receipt-anchored-th.png", full_page=True)
     assert page.locator("#qr").get_attribute("src").startswith("data:image/gif;base64,")
@@ -276,7 +144,7 @@ def test_submit_receipt_anchored_verified(
     fresh.close()
 
     assert recorder.foreign(services.origins) == []
-    assert any(_origin(u) == _origin(services.rpc_url) for u in recorder.requests)
+    assert any(origin(u) == origin(services.rpc_url) for u in recorder.requests)
     assert recorder.cookies == []
     assert recorder.problems == []
 
@@ -347,7 +215,7 @@ def test_thai_and_english_render(
     assert page.get_attribute(".site-nav a[href^='/status']", "href") == "/status"
 
     for path, th_heading, en_heading in [
-        ("/status", "ตรวจสอบสถานะเบาะแส", "Check the status of a tip"),
+        ("/status", "สถานะและการติดตามเบาะแส", "Status and follow-up of your tip"),
         ("/verify", "ยืนยันใบรับ", "Verify a receipt"),
         ("/receipt", "ใบรับของคุณ", "Your receipt"),
     ]:
@@ -361,14 +229,8 @@ def test_thai_and_english_render(
     # Every form control has an accessible name.
     for path in ("/", "/status", "/verify"):
         open_page(page, services.url + path)
-        unnamed = page.evaluate(
-            """() => [...document.querySelectorAll('input, textarea, select, button')]
-                 .filter((el) => !el.closest('[hidden]'))
-                 .filter((el) => !(el.labels?.length || el.getAttribute('aria-label')
-                                   || el.textContent.trim()))
-                 .map((el) => el.id || el.outerHTML)"""
-        )
-        assert unnamed == [], path
+        assert unnamed_controls(page) == [], path
+        assert fits_the_screen(page), path
     assert recorder.foreign(services.origins) == []
     assert recorder.problems == []
 
@@ -428,9 +290,9 @@ def test_a_service_answer_that_differs_is_refused_loudly(
 
 
 def test_security_headers(services: Services) -> None:
-    rpc = _origin(services.rpc_url)
+    rpc = origin(services.rpc_url)
     for path in ("/", "/receipt", "/status", "/verify", "/?lang=en", "/web-config.json"):
-        status, headers, _body = _get(services.url + path)
+        status, headers, _body = http_get(services.url + path)
         assert status == 200, path
         h = {k.lower(): v for k, v in headers.items()}
         csp = h["content-security-policy"]
@@ -457,10 +319,10 @@ def test_security_headers(services: Services) -> None:
         "/web/vendor/noble-curves/secp256k1.js",
         "/web/css/app.css",
     ):
-        status, headers, _body = _get(services.url + asset)
+        status, headers, _body = http_get(services.url + asset)
         h = {k.lower(): v for k, v in headers.items()}
         assert status == 200, asset
         assert h["x-content-type-options"] == "nosniff", asset
         assert "set-cookie" not in h
-    assert "javascript" in _get(services.url + "/web/js/protocol.js")[1]["content-type"]
-    assert _get(services.url + "/web/../routes/pages.py")[0] == 404
+    assert "javascript" in http_get(services.url + "/web/js/protocol.js")[1]["content-type"]
+    assert http_get(services.url + "/web/../routes/pages.py")[0] == 404

@@ -1,9 +1,13 @@
 // The receipt of the tip sent from this tab: keep it (downloads, QR code), and watch it until it
 // is anchored. The inclusion the service returns is merged into the receipt held here (the
 // service never sees the salt again) and checked in the browser before it is shown as recorded.
+// The follow-up secret, when the service gave one, is shown with advice, kept in the downloaded
+// receipt (`"follow_up": {"secret": …}`) and in the QR code when it fits.
 
 import { encodeQR } from '../vendor/qr/index.js';
 import { formatTime, initI18n, pageUrl, setText, t } from './i18n.js';
+import { receiptSecret } from './followup.js';
+import { isIdentitySummary, renderIdentitySummary } from './identity.js';
 import { fromBase64, parseTipDocument } from './protocol.js';
 import { compactReceiptJSON, parseReceipt, receiptToJSON, withInclusion } from './receipt.js';
 import { $, clearSession, download, loadSession, saveSession, show } from './ui.js';
@@ -70,15 +74,66 @@ function renderFacts() {
   }
 }
 
+function qrImage(text) {
+  try {
+    return encodeQR(text, 'data-url', { ecc: 'medium', scale: 4 });
+  } catch {
+    return null; // too much for a QR code
+  }
+}
+
 function renderQr() {
   const img = $('qr');
-  try {
-    img.src = encodeQR(compactReceiptJSON(receipt), 'data-url', { ecc: 'medium', scale: 4 });
+  const secret = receiptSecret(receipt);
+  let src = secret ? qrImage(compactReceiptJSON(receipt, { followUp: secret })) : null;
+  let caption = secret ? 'receipt.qr_caption_secret' : 'receipt.qr_caption';
+  if (!src) {
+    src = qrImage(compactReceiptJSON(receipt));
+    if (secret) caption = 'receipt.qr_caption_no_secret';
+  }
+  img.dataset.holdsSecret = String(Boolean(secret) && caption === 'receipt.qr_caption_secret');
+  if (src) {
+    img.src = src;
     show(img);
-  } catch {
+    setText($('qr-caption'), caption);
+  } else {
     show(img, false);
     setText($('qr-caption'), 'receipt.qr_too_big');
   }
+}
+
+function renderFollowUp() {
+  const secret = receiptSecret(receipt) ?? session.followUp ?? null;
+  if (secret) {
+    $('follow-up-secret').textContent = secret;
+    show($('follow-up'));
+  }
+  show($('follow-up-missing'), !secret && Boolean(session.followUpAsked));
+  $('copy-secret').addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(secret);
+      setText($('copy-status'), 'receipt.copied');
+    } catch {
+      // No clipboard (an old browser, or refused): select it so it can be copied by hand.
+      const range = document.createRange();
+      range.selectNodeContents($('follow-up-secret'));
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      setText($('copy-status'), 'receipt.copy_by_hand');
+    }
+  });
+}
+
+function renderIdentity() {
+  const sealed = isIdentitySummary(session.identity) ? session.identity : null;
+  if (sealed) {
+    renderIdentitySummary($('identity-text'), $('identity-record'), sealed);
+    show($('identity-sealed'));
+  }
+  show($('identity-missing'), Boolean(session.identityAsked) && !sealed);
+  // Who can open it depends on the kind: say so if the service sealed another than was chosen.
+  const differs = sealed && typeof session.identityAsked === 'string' && sealed.kind !== session.identityAsked;
+  show($('identity-kind-differs'), Boolean(differs));
 }
 
 function render() {
@@ -87,8 +142,8 @@ function render() {
 }
 
 function receiptForDownload() {
-  if (session.followUp && !('follow_up_secret' in (receipt.extra || {}))) {
-    receipt.extra = { ...(receipt.extra || {}), follow_up_secret: session.followUp };
+  if (session.followUp && !receiptSecret(receipt)) {
+    receipt.extra = { ...(receipt.extra || {}), follow_up: { secret: session.followUp } };
   }
   return receiptToJSON(receipt) + '\n';
 }
@@ -177,10 +232,8 @@ async function main() {
     return;
   }
   show($('receipt-view'));
-  if (session.followUp) {
-    $('follow-up-secret').textContent = session.followUp;
-    show($('follow-up'));
-  }
+  renderFollowUp();
+  renderIdentity();
   show($('download-key'), Boolean(session.authorKey));
   show($('download-document'), Boolean(documentBytes));
   $('download-receipt').addEventListener('click', () => {

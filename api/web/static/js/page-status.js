@@ -1,48 +1,76 @@
-// Check a saved receipt's status: only its commitment is sent to the service. Once anchored, the
-// inclusion is merged into the receipt here and checked in the browser, and the updated receipt
-// can be downloaded or verified. (Follow-up with the secret arrives with the reviewers' API.)
+// Check a tip's status and follow it up. With a receipt, only its commitment is sent to the
+// service: once anchored, the inclusion is merged into the receipt here and checked in the
+// browser, and the updated receipt can be downloaded or verified. With the follow-up secret
+// (from the receipt, or typed with the commitment), the page shows the review status and the
+// reviewers' questions, sends the reporter's answers, and can add an identity later. The secret
+// stays in this page's memory: it goes only in the Authorization header to this origin.
 
+import {
+  FollowUpError,
+  MAX_MESSAGE,
+  addIdentity,
+  cleanSecret,
+  fetchThread,
+  receiptSecret,
+  sendAnswer,
+} from './followup.js';
 import { formatTime, initI18n, setText } from './i18n.js';
+import {
+  clearIdentityForm,
+  identityAnswer,
+  isIdentitySummary,
+  renderIdentitySummary,
+  setupIdentityForm,
+} from './identity.js';
+import { fromHex, toHex, wellFormedText } from './protocol.js';
 import { parseReceipt, receiptToJSON, withInclusion } from './receipt.js';
-import { $, download, show, showError } from './ui.js';
+import { $, download, h, loadSession, show, showError, webConfig } from './ui.js';
 import { verifyOffline } from './verify.js';
 
 export const HANDOFF_KEY = 'tipledger.verify-receipt';
+const REFRESH_MS = 60_000;
+const REVIEW_STATES = {
+  under_review: 'pending',
+  substantiated: 'anchored',
+  unsubstantiated: 'anchored',
+  referred: 'anchored',
+  closed: 'anchored',
+};
 
-let current = null; // {receipt, key, params}
+let config = { features: {} };
+let current = null; // {receipt, key, params}: the anchoring status of a receipt
+let thread = null; // {commitment, secret, data}: the follow-up, while this page is open
+let refreshTimer = null;
+
+// --- anchoring status --------------------------------------------------------------------------
 
 function render() {
+  renderStatus();
+  renderThread();
+}
+
+function renderStatus() {
   if (!current) return;
   const { key, params } = current;
   const box = $('status-result');
   box.className = `state ${key === 'anchored' ? 'anchored' : key === 'pending' ? 'pending' : 'failed'}`;
+  const received = current.receipt?.promise ? formatTime(current.receipt.promise.received_at) : '—';
   const text = {
-    anchored: ['status.anchored', { time: formatTime(current.receipt.inclusion?.block_timestamp ?? 0) }],
-    pending: [
-      'status.pending',
-      { received: current.receipt.promise ? formatTime(current.receipt.promise.received_at) : '—' },
-    ],
+    anchored: ['status.anchored', { time: formatTime(current.receipt?.inclusion?.block_timestamp ?? 0) }],
+    anchored_plain: ['status.anchored_plain'],
+    pending: current.receipt ? ['status.pending', { received }] : ['status.pending_plain'],
     unknown: ['status.unknown'],
     error: ['status.error', params],
   }[key];
   setText($('status-text'), ...text);
-  box.dataset.state = key;
+  box.dataset.state = key === 'anchored_plain' ? 'anchored' : key;
   show(box);
-  show($('status-download'), key === 'anchored');
-  show($('status-verify'), key === 'anchored' || key === 'pending');
+  const withReceipt = Boolean(current.receipt);
+  show($('status-download'), withReceipt && key === 'anchored');
+  show($('status-verify'), withReceipt && (key === 'anchored' || key === 'pending'));
 }
 
-async function check(event) {
-  event.preventDefault();
-  $('status-error').hidden = true;
-  show($('status-result'), false);
-  let receipt;
-  try {
-    receipt = parseReceipt($('status-receipt').value.trim());
-  } catch (exc) {
-    showError($('status-error'), 'status.bad_receipt', { detail: exc.message });
-    return;
-  }
+async function anchoring(receipt) {
   let response;
   try {
     response = await fetch(`/v1/tips/${receipt.commitment}/receipt`, {
@@ -51,45 +79,285 @@ async function check(event) {
       headers: { Accept: 'application/json' },
     });
   } catch (exc) {
-    current = { receipt, key: 'error', params: { detail: exc.message } };
-    render();
+    return { receipt, key: 'error', params: { detail: exc.message } };
+  }
+  if (response.status === 404) return { receipt, key: 'unknown' };
+  if (response.status === 202) return { receipt, key: 'pending' };
+  if (!response.ok) return { receipt, key: 'error', params: { detail: `HTTP ${response.status}` } };
+  try {
+    const merged = withInclusion(receipt, await response.json());
+    const checks = await verifyOffline(merged, null);
+    const bad = checks.find((c) => !c.ok);
+    if (bad) throw new Error(`${bad.name}: ${bad.code}`);
+    return { receipt: merged, key: merged.inclusion ? 'anchored' : 'pending' };
+  } catch (exc) {
+    return { receipt, key: 'error', params: { detail: exc.message } };
+  }
+}
+
+// --- the follow-up -----------------------------------------------------------------------------
+
+function followUpOn() {
+  return config.features?.follow_up === true;
+}
+
+function renderThread() {
+  if (!thread) return;
+  const { data } = thread;
+  const review = data.review;
+  const box = $('review-state');
+  if (review && typeof review.status_name === 'string' && review.status_name in REVIEW_STATES) {
+    box.className = `state ${REVIEW_STATES[review.status_name]}`;
+    box.dataset.review = review.status_name;
+    setText($('review-title'), `review.${review.status_name}`);
+    setText($('review-text'), `review.${review.status_name}_text`, {
+      time: formatTime(review.recorded_at ?? 0),
+    });
+  } else {
+    box.className = 'state pending';
+    box.dataset.review = 'none';
+    setText($('review-title'), 'review.none');
+    setText($('review-text'), 'review.none_text');
+  }
+
+  const list = $('messages');
+  list.replaceChildren();
+  for (const message of data.messages) {
+    const mine = message.from === 'reporter';
+    list.append(
+      h(
+        'li',
+        {
+          className: `message ${mine ? 'from-reporter' : 'from-reviewer'}`,
+          'data-from': mine ? 'reporter' : 'reviewer',
+          'data-id': String(message.id ?? ''),
+        },
+        h(
+          'p',
+          { className: 'message-meta' },
+          h('span', { className: 'message-from', i18n: [mine ? 'status.from_reporter' : 'status.from_reviewer'] }),
+          ' · ',
+          h('time', {}, formatTime(message.sent_at ?? 0)),
+        ),
+        h('p', { className: 'message-text' }, String(message.text ?? '')),
+      ),
+    );
+  }
+  show($('messages-empty'), data.messages.length === 0);
+  document.body.dataset.followUp = 'open';
+  document.body.dataset.messages = String(data.messages.length);
+}
+
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  refreshTimer = setTimeout(async () => {
+    if (thread && document.visibilityState === 'visible') await refresh({ quiet: true });
+    scheduleRefresh();
+  }, REFRESH_MS);
+}
+
+async function refresh({ quiet = false } = {}) {
+  if (!thread) return;
+  try {
+    thread.data = await fetchThread(thread.commitment, thread.secret);
+    renderThread();
+    if (!quiet) setText($('reply-status'), 'status.refreshed');
+  } catch (exc) {
+    if (!quiet) followUpFailed(exc, $('reply-status'));
+  }
+}
+
+function clearText(el) {
+  delete el.dataset.i18n;
+  delete el.dataset.i18nParams;
+  el.textContent = '';
+}
+
+function followUpFailed(exc, where) {
+  if (exc instanceof FollowUpError) setText(where, exc.key, exc.params);
+  else setText(where, 'status.follow_up_refused', { detail: exc.message || String(exc) });
+}
+
+async function openThread(commitment, secret) {
+  const data = await fetchThread(commitment, secret);
+  thread = { commitment, secret, data };
+  renderThread();
+  clearText($('reply-status'));
+  show($('follow-up-view'));
+  show($('identity-later'), setupIdentityForm(config).length > 0);
+  scheduleRefresh();
+  return data;
+}
+
+async function reply(event) {
+  event.preventDefault();
+  if (!thread) return;
+  const status = $('reply-status');
+  const text = wellFormedText($('reply-text').value).trim();
+  if (!text) {
+    setText(status, 'status.reply_empty');
+    $('reply-text').focus();
     return;
   }
-  if (response.status === 404) {
-    current = { receipt, key: 'unknown' };
-  } else if (response.status === 202) {
-    current = { receipt, key: 'pending' };
-  } else if (response.ok) {
-    try {
-      const merged = withInclusion(receipt, await response.json());
-      const checks = await verifyOffline(merged, null);
-      const bad = checks.find((c) => !c.ok);
-      if (bad) throw new Error(`${bad.name}: ${bad.code}`);
-      current = { receipt: merged, key: merged.inclusion ? 'anchored' : 'pending' };
-    } catch (exc) {
-      current = { receipt, key: 'error', params: { detail: exc.message } };
-    }
-  } else {
-    current = { receipt, key: 'error', params: { detail: `HTTP ${response.status}` } };
+  if (text.length > MAX_MESSAGE) {
+    setText(status, 'status.reply_too_long', { max: MAX_MESSAGE });
+    return;
   }
-  sessionStorage.setItem(HANDOFF_KEY, receiptToJSON(current.receipt));
-  render();
+  const button = $('reply-button');
+  button.disabled = true;
+  setText(status, 'status.reply_sending');
+  try {
+    await sendAnswer(thread.commitment, thread.secret, text);
+    $('reply-text').value = '';
+    await refresh({ quiet: true });
+    setText(status, 'status.reply_sent');
+  } catch (exc) {
+    followUpFailed(exc, status);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+async function giveIdentity(event) {
+  event.preventDefault();
+  if (!thread) return;
+  const result = $('identity-result');
+  result.replaceChildren();
+  delete result.dataset.kind;
+  const identity = identityAnswer();
+  if (!identity) {
+    result.append(h('p', { i18n: ['status.identity_empty'] }));
+    return;
+  }
+  const button = $('identity-button');
+  button.disabled = true;
+  try {
+    const summary = await addIdentity(thread.commitment, thread.secret, identity);
+    clearIdentityForm();
+    if (!isIdentitySummary(summary)) throw new FollowUpError('status.follow_up_refused', { detail: 'unexpected answer' });
+    const text = h('p', { className: 'identity-done' });
+    const record = h('p', { className: 'mono small' });
+    renderIdentitySummary(text, record, summary);
+    result.append(text, record);
+    result.dataset.kind = summary.kind;
+  } catch (exc) {
+    const line = h('p', {});
+    followUpFailed(exc, line);
+    result.append(line);
+  } finally {
+    button.disabled = false;
+  }
+}
+
+// --- the form ----------------------------------------------------------------------------------
+
+/** The receipt (if pasted), the commitment and the secret (if any) the form holds. */
+function readForm() {
+  const text = $('status-receipt').value.trim();
+  let receipt = null;
+  let commitment = null;
+  if (text) {
+    try {
+      receipt = parseReceipt(text);
+    } catch (exc) {
+      throw new FollowUpError('status.bad_receipt', { detail: exc.message });
+    }
+    commitment = receipt.commitment;
+  }
+  const typedCommitment = $('status-commitment').value.trim();
+  if (!receipt && typedCommitment) {
+    try {
+      commitment = toHex(fromHex(typedCommitment, 32));
+    } catch (exc) {
+      throw new FollowUpError('status.bad_commitment', { detail: exc.message });
+    }
+  }
+  if (!commitment) throw new FollowUpError(followUpOn() ? 'status.nothing_given' : 'status.no_receipt');
+  const typedSecret = $('status-secret').value;
+  let secret = receipt ? receiptSecret(receipt) : null;
+  if (!secret && typedSecret.trim()) secret = cleanSecret(typedSecret);
+  if (!receipt && !secret) throw new FollowUpError('status.secret_needed');
+  return { receipt, commitment, secret };
+}
+
+async function check(event) {
+  event?.preventDefault();
+  const errorBox = $('status-error');
+  errorBox.hidden = true;
+  show($('status-result'), false);
+  show($('follow-up-view'), false);
+  thread = null;
+  clearTimeout(refreshTimer);
+  delete document.body.dataset.followUp;
+  let form;
+  try {
+    form = readForm();
+  } catch (exc) {
+    showError(errorBox, exc.key ?? 'status.error', exc.params ?? { detail: String(exc) });
+    return;
+  }
+  const button = $('status-button');
+  button.disabled = true;
+  try {
+    if (form.receipt) {
+      current = await anchoring(form.receipt);
+      // The verify page picks the receipt up from here; the secret is not needed there.
+      sessionStorage.setItem(HANDOFF_KEY, receiptToJSON(current.receipt, { extras: false }));
+      renderStatus();
+    }
+    if (form.secret && followUpOn()) {
+      try {
+        const data = await openThread(form.commitment, form.secret);
+        if (!form.receipt) {
+          current = { receipt: null, key: data.anchored ? 'anchored_plain' : 'pending' };
+          renderStatus();
+        }
+        $('follow-up-view').focus(); // brings the thread into view, and tells screen readers
+      } catch (exc) {
+        if (exc instanceof FollowUpError) showError(errorBox, exc.key, exc.params);
+        else showError(errorBox, 'status.follow_up_refused', { detail: exc.message || String(exc) });
+      }
+    }
+  } finally {
+    button.disabled = false;
+  }
+  document.body.dataset.checked = String(Number(document.body.dataset.checked || 0) + 1);
 }
 
 async function main() {
   await initI18n();
+  try {
+    config = await webConfig();
+  } catch {
+    config = { features: {} };
+  }
+  show($('secret-fieldset'), followUpOn());
+  show($('follow-up-off'), !followUpOn());
   $('status-file').addEventListener('change', async (event) => {
     const file = event.target.files[0];
     if (file) $('status-receipt').value = await file.text();
   });
+  $('show-secret').addEventListener('change', (event) => {
+    $('status-secret').type = event.target.checked ? 'text' : 'password';
+  });
   $('status-form').addEventListener('submit', check);
+  $('reply-form').addEventListener('submit', reply);
+  $('refresh-button').addEventListener('click', () => refresh());
+  $('identity-form').addEventListener('submit', giveIdentity);
   $('status-download').addEventListener('click', () => {
-    if (current) {
+    if (current?.receipt) {
       const name = `tipledger-receipt-${current.receipt.commitment.slice(2, 10)}.json`;
       download(name, receiptToJSON(current.receipt) + '\n');
     }
   });
   document.addEventListener('tipledger:lang', render);
+  // The tip sent from this tab: its receipt (with the secret) is filled in, and checked at once
+  // when the receipt page sent the reporter here to follow it up.
+  const session = loadSession();
+  if (session?.receipt) {
+    $('status-receipt').value = session.receipt;
+    if (location.hash === '#follow-up') await check();
+  }
   document.body.dataset.ready = 'true';
 }
 

@@ -1,6 +1,8 @@
 // Submit a tip. The browser builds the tip document, fingerprints the attachments, makes the salt
 // (and optionally a one-time author key), computes the commitment itself, sends the tip, and
 // accepts the service's answer only if it names exactly the commitment the browser computed.
+// Where the service offers them, it asks for a follow-up secret (on by default) and sends the
+// optional identity (reporter or witness) with the tip.
 
 import { addressBytes, newAuthorKey } from './eth.js';
 import { formatSize, initI18n, pageUrl, setText, t } from './i18n.js';
@@ -19,11 +21,10 @@ import {
   utf8,
   wellFormedText,
 } from './protocol.js';
+import { SECRET_PATTERN } from './followup.js';
+import { identityAnswer, isIdentitySummary, offeredKinds, setupIdentityForm } from './identity.js';
 import { receiptFromObject, receiptToJSON } from './receipt.js';
 import { $, h, saveSession, show, showError, webConfig } from './ui.js';
-
-// Where the service will put the follow-up secret (issue 5): read from the answer if present.
-export const FOLLOW_UP_FIELDS = ['follow_up_secret', 'follow_up'];
 
 const state = { files: [], authorKey: null, config: { features: {} }, busy: false };
 
@@ -126,13 +127,21 @@ function send(body, contentType) {
   });
 }
 
-function identityAnswer() {
-  if (!state.config.features?.identity) return null;
-  const name = $('identity-name').value.trim();
-  const contact = $('identity-contact').value.trim();
-  if (!name && !contact) return null;
-  const role = document.querySelector('input[name="identity-role"]:checked')?.value || 'reporter';
-  return { role, name, contact };
+function wantsFollowUp() {
+  return state.config.features?.follow_up === true && $('follow-up-choice').checked;
+}
+
+function identityToSend() {
+  return offeredKinds(state.config).length ? identityAnswer() : null;
+}
+
+/** The follow-up secret in the service's answer (`follow_up.secret`, also in the receipt). */
+function followUpSecret(answer) {
+  for (const holder of [answer.follow_up, answer.receipt?.follow_up]) {
+    const secret = holder?.secret;
+    if (typeof secret === 'string' && SECRET_PATTERN.test(secret)) return secret;
+  }
+  return null;
 }
 
 /** Does the service's 202 answer hold exactly what this browser computed? Names the first
@@ -221,12 +230,14 @@ async function submit(event) {
       fail('submit.error_too_large', { size: formatSize(total), limit: formatSize(limit) });
       return;
     }
-    const identity = identityAnswer();
+    const identity = identityToSend();
+    const followUp = wantsFollowUp();
     let body;
     let contentType;
     if (state.files.length === 0) {
       const json = { document: toBase64(document), salt: mine.salt };
       if (state.authorKey) json.author = state.authorKey.address;
+      if (followUp) json.follow_up = true;
       if (identity) json.identity = identity;
       body = JSON.stringify(json);
       contentType = 'application/json';
@@ -238,6 +249,7 @@ async function submit(event) {
       for (const f of state.files) body.append('files', new File([f.file], f.name, { type: f.type }));
       body.append('salt', mine.salt);
       if (state.authorKey) body.append('author', state.authorKey.address);
+      if (followUp) body.append('follow_up', 'true');
       if (identity) body.append('identity', JSON.stringify(identity));
       contentType = null; // the browser sets multipart/form-data with its boundary
     }
@@ -262,21 +274,18 @@ async function submit(event) {
     }
     const answer = reply.data;
     const receipt = receiptFromObject(answer.receipt);
-    receipt.extra = {};
-    let followUp = null;
-    for (const field of FOLLOW_UP_FIELDS) {
-      if (typeof answer[field] === 'string') followUp = answer[field];
-      if (typeof answer.receipt[field] === 'string') {
-        followUp = answer.receipt[field];
-        receipt.extra[field] = followUp;
-      }
-    }
+    // The secret travels in the receipt (file and QR code), as the service's receipt has it.
+    const secret = followUpSecret(answer);
+    receipt.extra = secret ? { follow_up: { secret } } : {};
     saveSession({
       receipt: receiptToJSON(receipt),
       document: toBase64(document),
       authorKey: state.authorKey ? state.authorKey.privateKey : null,
       authorAddress: state.authorKey ? state.authorKey.address : null,
-      followUp,
+      followUp: secret,
+      followUpAsked: followUp,
+      identity: isIdentitySummary(answer.identity) ? answer.identity : null,
+      identityAsked: identity ? identity.role : null,
     });
     // Leave nothing of the tip in the form (the back button would show it).
     $('tip-form').reset();
@@ -299,7 +308,8 @@ async function main() {
   } catch {
     state.config = { features: {} };
   }
-  show($('identity-fieldset'), Boolean(state.config.features?.identity));
+  show($('follow-up-fieldset'), state.config.features?.follow_up === true);
+  show($('identity-fieldset'), setupIdentityForm(state.config).length > 0);
   $('tip-files').addEventListener('change', (event) => {
     addFiles(event.target.files);
     event.target.value = '';

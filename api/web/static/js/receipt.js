@@ -257,9 +257,11 @@ export function receiptToJSON(receipt, options) {
   return stringify(receiptToObject(receipt, options), '');
 }
 
-/** The smallest JSON of the receipt without its inclusion (what the QR code carries). */
-export function compactReceiptJSON(receipt) {
+/** The smallest JSON of the receipt without its inclusion (what the QR code carries), with the
+ *  follow-up secret when `followUp` is given (as `"follow_up": {"secret": …}`). */
+export function compactReceiptJSON(receipt, { followUp = null } = {}) {
   const obj = receiptToObject({ ...receipt, inclusion: null }, { extras: false });
+  if (followUp) obj.follow_up = { secret: followUp };
   return stringify(obj, null);
 }
 

@@ -1,0 +1,296 @@
+"""Anonymous follow-up in the browser, against the real service and chain.
+
+A reporter sends a tip from the Thai page and gets a follow-up secret with the receipt (shown,
+in the downloaded receipt, in the QR code). A reviewer, signed in with Sign-In with Ethereum as a
+holder of REVIEWER_ROLE (granted on chain by the devchain's admin), seals a question at the desk
+and posts it through the desk API, and records "under review" on chain; the reporter's page shows
+both, the reporter answers, and the desk opens the answer with its private key. The secret goes
+only in an Authorization header: never in a URL, a cookie or localStorage.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
+from eth_account.signers.local import LocalAccount
+
+from ledger.chain.anvil import dev_accounts
+from ledger.chain.contract import TipLedgerContract
+from ledger.cli.api_client import DeskClient
+from ledger.core.encoding import from_hex, to_hex
+from ledger.core.receipt import Receipt
+from ledger.desk import load_private_key, public_key_from_text
+from ledger.followup import FROM_REPORTER, FROM_REVIEWER, new_message_id, open_message, seal_message
+
+from .conftest import (
+    PHONE,
+    ROOT,
+    Recorder,
+    Services,
+    fits_the_screen,
+    open_page,
+    send_tip,
+    unnamed_controls,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.chain]
+
+ANCHOR_TIMEOUT = 30_000  # ms
+TIP = "เงินค่าซ่อมถนนสาย 17 ถูกเบิกจ่ายสองครั้ง โดยผู้รับเหมารายเดียวกัน"
+QUESTION = "ใบเบิกจ่ายทั้งสองฉบับลงวันที่เท่าใด\nWhich dates are on the two payment orders?"
+SECOND_QUESTION = "ผู้รับเหมาชื่ออะไร"
+ANSWER = "ฉบับแรก 3 มีนาคม ฉบับที่สอง 17 มีนาคม\n(both signed by the same officer)"
+UNDER_REVIEW = 1
+
+
+@pytest.fixture(scope="module")
+def reviewer(contract: TipLedgerContract) -> LocalAccount:
+    admin, account = dev_accounts(6)[0], dev_accounts(6)[5]
+    if not contract.has_role("REVIEWER_ROLE", account.address):
+        contract.grant_role(admin, "REVIEWER_ROLE", account.address)
+    return account
+
+
+def desk_private_key(services: Services) -> X25519PrivateKey:
+    """The review desk's private key, as the first `tipledger serve` left it for the desk."""
+    passphrase = (services.home / "review-desk-passphrase.txt").read_text().strip()
+    return load_private_key(services.home / "review-desk-private.pem", passphrase)
+
+
+def ask(desk: DeskClient, services: Services, commitment: str, text: str) -> str:
+    """A question sealed on the reviewer's machine (to the reporter's key and the desk's) and
+    posted through the desk API, as `tipledger review ask` does."""
+    thread = desk.call("GET", f"/v1/review/tips/{commitment}/messages")
+    reporter_key = X25519PublicKey.from_public_bytes(from_hex(thread["reporter_key"], 32))
+    desk_key = public_key_from_text((services.home / "desk-public.txt").read_text())
+    message_id = new_message_id()
+    fields: dict[str, Any] = {
+        "commitment": from_hex(commitment, 32),
+        "message_id": message_id,
+        "sender": FROM_REVIEWER,
+        "text": text,
+    }
+    sent = desk.call(
+        "POST",
+        f"/v1/review/tips/{commitment}/messages",
+        json={
+            "id": to_hex(message_id),
+            "to_reporter": base64.b64encode(seal_message(reporter_key, **fields)).decode(),
+            "to_desk": base64.b64encode(seal_message(desk_key, **fields)).decode(),
+        },
+    )
+    return str(sent["id"])
+
+
+def read_qr(page: Any) -> str:
+    """The text of the receipt page's QR code, read back from its pixels by the qr package's
+    decoder (from node_modules, lent to this page for the test only)."""
+    decoder = ROOT / "node_modules" / "qr" / "decode.js"
+    if not decoder.is_file():
+        pytest.skip("node_modules lacks the qr package's decoder: run `npm ci`")
+    # Served as if next to the vendored encoder, whose ./index.js it imports.
+    page.route(
+        "**/web/vendor/qr/decode.js",
+        lambda route: route.fulfill(
+            body=decoder.read_bytes(), content_type="text/javascript; charset=utf-8"
+        ),
+    )
+    text: str = page.evaluate(
+        """async () => {
+          const { decodeQR } = await import('/web/vendor/qr/decode.js');
+          const img = document.getElementById('qr');
+          await img.decode();
+          const canvas = document.createElement('canvas');
+          canvas.width = img.naturalWidth;
+          canvas.height = img.naturalHeight;
+          const g = canvas.getContext('2d');
+          g.drawImage(img, 0, 0);
+          const { data } = g.getImageData(0, 0, canvas.width, canvas.height);
+          return decodeQR({ width: canvas.width, height: canvas.height, data });
+        }"""
+    )
+    return text
+
+
+def messages_on_page(page: Any) -> list[tuple[str, str]]:
+    return [
+        (m[0], m[1])
+        for m in page.eval_on_selector_all(
+            "#messages li",
+            "els => els.map(e => [e.dataset.from, e.querySelector('.message-text').textContent])",
+        )
+    ]
+
+
+def test_the_receipt_shows_and_keeps_the_follow_up_secret(
+    tab: tuple[Any, Recorder], services: Services, artifacts: Path
+) -> None:
+    page, recorder = tab
+    open_page(page, services.url + "/")
+    assert page.is_visible("#follow-up-fieldset")
+    assert page.is_checked("#follow-up-choice")  # asked for by default
+    send_tip(page, services, TIP)
+    secret = page.inner_text("#follow-up-secret").strip()
+    assert secret.startswith("tlf1_")
+    assert len(secret) == 48
+    assert page.is_visible("#follow-up")
+    advice = page.inner_text("#follow-up")
+    assert "เก็บรหัสลับให้ปลอดภัย" in advice  # Thai first
+    assert page.get_attribute("#qr", "data-holds-secret") == "true"
+    assert "รหัสลับ" in page.inner_text("#qr-caption")
+    scanned = json.loads(read_qr(page))
+    assert scanned["follow_up"] == {"secret": secret}
+    assert scanned["inclusion"] is None
+    assert Receipt.from_dict(scanned).commitment == page.inner_text("#commitment").strip()
+    page.wait_for_selector("body[data-receipt-state=anchored]", timeout=ANCHOR_TIMEOUT)
+    page.screenshot(path=artifacts / "20-receipt-follow-up-secret-th.png", full_page=True)
+
+    with page.expect_download() as download:
+        page.click("#download-receipt")
+    kept = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
+    assert kept["follow_up"] == {"secret": secret}
+    receipt = Receipt.from_dict(kept)  # still a receipt: verifiers ignore the extra field
+    assert receipt.inclusion is not None
+    assert fits_the_screen(page)
+
+    # The downloaded file opens the follow-up in another browser, in English.
+    fresh = page.context.browser.new_context(viewport=PHONE, locale="en-GB")
+    other = fresh.new_page()
+    open_page(other, services.url + "/status?lang=en")
+    other.set_input_files("#status-file", download.value.path())
+    other.wait_for_function("() => document.getElementById('status-receipt').value.length > 0")
+    other.click("#status-button")
+    other.wait_for_selector("body[data-follow-up=open]", timeout=20_000)
+    assert other.get_attribute("#review-state", "data-review") == "none"
+    assert other.is_visible("#messages-empty")
+    assert "No questions from the reviewers yet" in other.inner_text("#messages-empty")
+    other.screenshot(path=artifacts / "25-follow-up-from-file-en.png", full_page=True)
+    fresh.close()
+
+    # English one click away, the advice with it.
+    page.click(".lang-switch")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    assert "Keeping the secret safe" in page.inner_text("#follow-up")
+    assert page.inner_text("#follow-up-secret").strip() == secret
+    page.screenshot(path=artifacts / "21-receipt-follow-up-secret-en.png", full_page=True)
+
+    # The secret never travelled in a URL, nor was anything left in localStorage or a cookie.
+    assert not [u for u in recorder.requests if secret in u]
+    assert page.evaluate("localStorage.length") == 0
+    assert page.context.cookies() == []
+    assert recorder.cookies == []
+    assert recorder.problems == []
+
+
+def test_a_tip_without_follow_up_gets_no_secret(
+    tab: tuple[Any, Recorder], services: Services
+) -> None:
+    page, recorder = tab
+    open_page(page, services.url + "/")
+    page.fill("#tip-text", "a tip whose sender wants no follow-up " + os.urandom(4).hex())
+    page.uncheck("#follow-up-choice")
+    page.click("#submit-button")
+    page.wait_for_url("**/receipt", timeout=20_000)
+    page.wait_for_selector("body[data-ready=true]")
+    assert not page.is_visible("#follow-up")
+    assert not page.is_visible("#follow-up-missing")
+    assert page.get_attribute("#qr", "data-holds-secret") == "false"
+    assert recorder.problems == []
+
+
+def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_desk(
+    tab: tuple[Any, Recorder],
+    services: Services,
+    artifacts: Path,
+    contract: TipLedgerContract,
+    reviewer: LocalAccount,
+) -> None:
+    page, recorder = tab
+    send_tip(page, services, TIP + " " + os.urandom(4).hex())
+    secret = page.inner_text("#follow-up-secret").strip()
+    commitment = page.inner_text("#commitment").strip()
+    page.wait_for_selector("body[data-receipt-state=anchored]", timeout=ANCHOR_TIMEOUT)
+
+    with DeskClient(services.url, reviewer) as desk:
+        ask(desk, services, commitment, QUESTION)
+        contract.record_review(reviewer, from_hex(commitment, 32), UNDER_REVIEW, b"\0" * 32)
+
+        # From the receipt page to the follow-up, which opens at once with the tab's receipt.
+        page.click("#follow-up-link")
+        page.wait_for_selector("body[data-follow-up=open]", timeout=20_000)
+        assert page.evaluate("location.hash") == "#follow-up"
+        assert messages_on_page(page) == [("reviewer", QUESTION)]
+        assert page.get_attribute("#review-state", "data-review") == "under_review"
+        assert "อยู่ระหว่างการตรวจสอบ" in page.inner_text("#review-title")
+        assert page.get_attribute("#status-result", "data-state") == "anchored"
+        assert unnamed_controls(page) == []
+        assert fits_the_screen(page)
+        page.screenshot(path=artifacts / "22-follow-up-question-th.png", full_page=True)
+
+        # The reporter answers; the answer shows in the thread ...
+        page.fill("#reply-text", ANSWER)
+        page.click("#reply-button")
+        page.wait_for_function("() => document.body.dataset.messages === '2'", timeout=20_000)
+        assert messages_on_page(page) == [("reviewer", QUESTION), ("reporter", ANSWER)]
+        assert page.input_value("#reply-text") == ""
+
+        # ... and reaches the desk, sealed to the desk's key: the desk opens it.
+        thread = desk.call("GET", f"/v1/review/tips/{commitment}/messages")
+        answers = [m for m in thread["messages"] if m["from"] == "reporter"]
+        assert len(answers) == 1
+        opened = open_message(
+            desk_private_key(services),
+            base64.b64decode(answers[0]["sealed"]),
+            commitment=from_hex(commitment, 32),
+            message_id=from_hex(answers[0]["id"], 16),
+            sender=FROM_REPORTER,
+        )
+        assert opened == ANSWER
+
+        # A later question appears when the reporter checks for new messages.
+        ask(desk, services, commitment, SECOND_QUESTION)
+    page.click("#refresh-button")
+    page.wait_for_function("() => document.body.dataset.messages === '3'", timeout=20_000)
+    assert messages_on_page(page)[-1] == ("reviewer", SECOND_QUESTION)
+
+    # The same thread in English, switched in place (the answer box keeps what is typed).
+    page.fill("#reply-text", "half-typed")
+    page.click(".lang-switch")
+    page.wait_for_function("() => document.documentElement.lang === 'en'")
+    assert page.inner_text("#review-title") == "Under review"
+    assert page.inner_text("#messages li[data-from=reporter] .message-from") == "You"
+    assert page.input_value("#reply-text") == "half-typed"
+    page.screenshot(path=artifacts / "23-follow-up-thread-en.png", full_page=True)
+
+    assert not [u for u in recorder.requests if secret in u]
+    assert page.evaluate("localStorage.length") == 0
+    assert recorder.cookies == []
+    assert recorder.problems == []
+
+    # Another browser, with only the receipt number and the secret typed in.
+    fresh = page.context.browser.new_context(viewport=PHONE)
+    other = fresh.new_page()
+    other_recorder = Recorder(other)
+    open_page(other, services.url + "/status")
+    other.fill("#status-commitment", commitment)
+    other.fill("#status-secret", "tlf1_" + "A" * 43)  # a wrong secret: one readable line
+    other.click("#status-button")
+    other.wait_for_selector("#status-error:not([hidden])")
+    assert "รหัสลับนี้เปิดเรื่องนี้ไม่ได้" in other.inner_text("#status-error")
+    assert not other.is_visible("#follow-up-view")
+    other.fill("#status-secret", secret)
+    other.click("#status-button")
+    other.wait_for_selector("body[data-follow-up=open]", timeout=20_000)
+    assert [m[0] for m in messages_on_page(other)] == ["reviewer", "reporter", "reviewer"]
+    assert other.get_attribute("#status-result", "data-state") == "anchored"
+    assert not other.is_visible("#status-download")  # no receipt was given: nothing to update
+    other.screenshot(path=artifacts / "24-follow-up-secret-only-th.png", full_page=True)
+    # The wrong secret's 401 is the one thing the browser logs.
+    assert [p for p in other_recorder.problems if "401" not in p] == []
+    fresh.close()
