@@ -91,8 +91,8 @@ def error_response(status: int, detail: str, headers: dict[str, str] | None = No
     )
 
 
-async def _ledger_error(_request: Request, exc: Exception) -> Response:
-    assert isinstance(exc, LedgerError)
+def ledger_error_answer(exc: LedgerError) -> tuple[int, str, dict[str, str] | None]:
+    """Status, one-line detail and extra headers for a ledger error (logged if it is ours)."""
     status = status_for(exc)
     if status >= 500:
         # The service's own failure: say what failed (never anything about the request).
@@ -101,7 +101,16 @@ async def _ledger_error(_request: Request, exc: Exception) -> Response:
     else:
         detail = str(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
-    return error_response(status, detail.replace("\n", " "), headers)
+    return status, detail.replace("\n", " "), headers
+
+
+def log_unexpected(exc: BaseException) -> None:
+    log.error("unexpected %s: %s", type(exc).__name__, exc, exc_info=exc)
+
+
+async def _ledger_error(_request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, LedgerError)
+    return error_response(*ledger_error_answer(exc))
 
 
 async def _validation_error(_request: Request, exc: Exception) -> Response:
@@ -116,7 +125,7 @@ async def _http_error(_request: Request, exc: Exception) -> Response:
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:
-    log.error("unexpected %s: %s", type(exc).__name__, exc, exc_info=exc)
+    log_unexpected(exc)
     return error_response(500, "internal error")
 
 

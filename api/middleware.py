@@ -17,6 +17,40 @@ class BodyTooLargeError(HTTPException):
         super().__init__(413, f"request body is larger than the limit of {limit:,} bytes")
 
 
+def declared_length_refusal(scope: Scope, limit: int) -> tuple[int, str] | None:
+    """(status, detail) if the declared Content-Length is invalid or over ``limit``."""
+    for name, value in scope["headers"]:
+        if name == b"content-length":
+            try:
+                declared = int(value)
+            except ValueError:
+                declared = -1
+            if declared < 0:
+                return 400, "invalid Content-Length header"
+            if declared > limit:
+                return 413, BodyTooLargeError(limit).detail
+            return None
+    return None
+
+
+async def read_body(receive: Receive, limit: int) -> bytes:
+    """The whole request body; ``BodyTooLargeError`` the moment it passes ``limit``."""
+    chunks: list[bytes] = []
+    received = 0
+    while True:
+        message = await receive()
+        if message["type"] != "http.request":  # the client went away
+            break
+        chunk = message.get("body", b"")
+        received += len(chunk)
+        if received > limit:
+            raise BodyTooLargeError(limit)
+        chunks.append(chunk)
+        if not message.get("more_body", False):
+            break
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
 class BodySizeLimit:
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
@@ -27,19 +61,10 @@ class BodySizeLimit:
             await self.app(scope, receive, send)
             return
         limit = self.max_bytes
-        for name, value in scope["headers"]:
-            if name == b"content-length":
-                try:
-                    declared = int(value)
-                except ValueError:
-                    declared = -1
-                if declared < 0:
-                    await _answer(send, 400, "invalid Content-Length header")
-                    return
-                if declared > limit:
-                    await _answer(send, 413, BodyTooLargeError(limit).detail)
-                    return
-                break
+        refusal = declared_length_refusal(scope, limit)
+        if refusal is not None:
+            await answer_error(send, *refusal, close=True)
+            return
         received = 0
 
         async def limited_receive() -> Message:
@@ -54,17 +79,29 @@ class BodySizeLimit:
         await self.app(scope, limited_receive, send)
 
 
-async def _answer(send: Send, status: int, detail: str) -> None:
-    body = orjson.dumps({"detail": detail})
-    await send(
-        {
-            "type": "http.response.start",
-            "status": status,
-            "headers": [
-                (b"content-type", b"application/json"),
-                (b"content-length", str(len(body)).encode()),
-                (b"connection", b"close"),
-            ],
-        }
-    )
+async def answer_json(
+    send: Send,
+    status: int,
+    body: bytes,
+    headers: dict[str, str] | None = None,
+    *,
+    close: bool = False,
+) -> None:
+    raw = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    if close:
+        raw.append((b"connection", b"close"))
+    for name, value in (headers or {}).items():
+        raw.append((name.lower().encode("latin-1"), value.encode("latin-1")))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
     await send({"type": "http.response.body", "body": body})
+
+
+async def answer_error(
+    send: Send,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    *,
+    close: bool = False,
+) -> None:
+    await answer_json(send, status, orjson.dumps({"detail": detail}), headers, close=close)
