@@ -222,9 +222,14 @@ class Sequencer:
         if waiting >= self.batch_cap:
             self._wake.set()
 
-    def run(self, stop: threading.Event) -> None:
+    def run(
+        self,
+        stop: threading.Event,
+        on_step: Callable[[SequencerStatus], None] | None = None,
+    ) -> None:
         """Step every ``batch_interval`` (at once while a backlog of full batches waits, or when
-        ``notify`` says a batch is full) until ``stop`` is set; then give up the lease."""
+        ``notify`` says a batch is full) until ``stop`` is set; then give up the lease.
+        ``on_step`` gets the status after each step (e.g. to publish it)."""
         interval = max(0.01, self.settings.batch_interval)
         if interval > self.lease.seconds / 2:
             # Each step renews the lease: step often enough to keep it.
@@ -251,6 +256,11 @@ class Sequencer:
                 except Exception:  # never die: log it, try again next interval
                     log.exception("sequencer step failed")
                     result = None
+                if on_step is not None:
+                    try:
+                        on_step(self.status)
+                    except Exception as exc:  # a report is not worth a step
+                        log.warning("reporting the sequencer's state failed: %s", exc)
                 if result is not None and result.leader and result.pending >= self.batch_cap:
                     continue  # a backlog: the next full batch at once
                 self._sleep(stop, interval - (time.monotonic() - started))

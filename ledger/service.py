@@ -59,9 +59,9 @@ from ledger.intake import Accepted, CompanionBuilder, Intake
 from ledger.lease import Lease
 from ledger.review_desk import ReviewDesk
 from ledger.reviews import ReviewIndex
-from ledger.sequencer import Sequencer
+from ledger.sequencer import Sequencer, SequencerStatus
 from ledger.sessions import RoleCheck, SessionStore, SignIn
-from ledger.store import LogStore, StoredCheckpoint, open_database
+from ledger.store import LogStore, StoredCheckpoint, open_database, sequencer_report
 from ledger.store.followups import FollowUpStore
 from ledger.store.schema import submissions as submissions_table
 from ledger.store.submissions import SubmissionStore
@@ -164,6 +164,7 @@ class LedgerService:
         self._sequencer_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._startup_error: str | None = None
+        self._published: tuple[object, float] = (None, 0.0)
         self._latency = _LatencyTracker()
         self.sessions = SignIn(
             SessionStore(engine),
@@ -256,7 +257,7 @@ class LedgerService:
                 return
             self._stop.wait(_SEQUENCER_RETRY)
         if self.sequencer is not None:
-            self.sequencer.run(self._stop)
+            self.sequencer.run(self._stop, on_step=self._publish_status)
 
     def _make_sequencer(self, contract: TipLedgerContract) -> Sequencer:
         lease = Lease(self.engine, name="sequencer", seconds=self.settings.lease_seconds)
@@ -268,6 +269,29 @@ class LedgerService:
             lease=lease,
             deploy_block=self.deployment.deploy_block,
         )
+
+    def _publish_status(self, status: SequencerStatus) -> None:
+        """Publish the leader's state when it changes, and as a heartbeat (for other processes'
+        and instances' ``/healthz``); a follower publishes nothing."""
+        if not status.is_leader:
+            return
+        report = {
+            "holder": status.holder[:8],
+            "halted": status.halted,
+            "last_error": status.last_error,
+            "pending": status.pending,
+            "log_size": status.log_size,
+            "chain_available": status.chain_available,
+        }
+        now = time.monotonic()
+        key = (report["halted"], report["last_error"], report["chain_available"])
+        if (
+            key == self._published[0]
+            and now - self._published[1] < sequencer_report.HEARTBEAT_SECONDS
+        ):
+            return
+        sequencer_report.publish(self.engine, report)
+        self._published = (key, now)
 
     def _notify_sequencer(self, new: int) -> None:
         """After each group commit: tell the sequencer how many submissions wait (its last
@@ -437,7 +461,7 @@ class LedgerService:
         sequencer = self.sequencer
         if sequencer is None:
             if not self.run_sequencer:
-                return {"running": False, "detail": "not run by this instance"}
+                return self._reported_status()
             return {
                 "running": False,
                 "is_leader": False,
@@ -450,6 +474,23 @@ class LedgerService:
             value = getattr(status, name, None)
             out[name] = _plain(value)
         return out
+
+    def _reported_status(self) -> dict[str, Any]:
+        """The sequencer of another process or instance, as it last reported itself."""
+        report = sequencer_report.read(self.read_engine)
+        if report is None:
+            return {"running": False, "detail": "not run by this process; no sequencer reported"}
+        stale = bool(report.get("stale"))
+        return {
+            "running": not stale,
+            "detail": "run by another process"
+            + (" (not reporting for over 30 s)" if stale else ""),
+            "is_leader": False,
+            "pending": report.get("pending"),
+            "last_error": report.get("last_error"),
+            "halted": bool(report.get("halted")),
+            "reported_at": report.get("at"),
+        }
 
     def pending_count(self) -> int:
         with self.read_engine.connect() as conn:

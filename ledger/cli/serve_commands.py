@@ -168,7 +168,9 @@ def url_of(sock: socket.socket) -> str:
     return f"http://{shown}:{port}"
 
 
-def open_service(s: Settings, deployment: Deployment, w3: Web3) -> LedgerService:
+def open_service(
+    s: Settings, deployment: Deployment, w3: Web3, *, run_sequencer: bool = True
+) -> LedgerService:
     """The service for this data directory: keys loaded, stores opened (not started)."""
     from ledger.service import LedgerService
 
@@ -177,21 +179,27 @@ def open_service(s: Settings, deployment: Deployment, w3: Web3) -> LedgerService
         s.anchorer_key_file, read_passphrase(s.key_passphrase, s.key_passphrase_file)
     )
     return LedgerService(
-        settings=s, deployment=deployment, w3=w3, anchorer=anchorer, desk_key=public_key
+        settings=s,
+        deployment=deployment,
+        w3=w3,
+        anchorer=anchorer,
+        desk_key=public_key,
+        run_sequencer=run_sequencer,
     )
 
 
 def worker_app() -> FastAPI:
     """The app of one worker process (``serve --workers N``), all from the environment.
 
-    Every worker accepts submissions with its own group commit; each runs a sequencer, and the
-    database lease lets exactly one of them act at a time (as with several instances).
+    Every worker accepts submissions with its own group commit; none runs a sequencer: that is
+    a process of its own (``_sequencer_main``), so its chain work never takes a worker's time.
     """
     from api.main import create_app
 
     s = settings()
     deployment = load_deployment(s)
-    return create_app(open_service(s, deployment, wait_for_chain(s, deployment)))
+    service = open_service(s, deployment, wait_for_chain(s, deployment), run_sequencer=False)
+    return create_app(service)
 
 
 def run_service(
@@ -226,7 +234,7 @@ def run_service(
         server = uvicorn.Server(uvicorn_config(create_app(service), s, log_level="warning"))
     err.print(
         "[bold green]TipLedger API is serving[/]"
-        + (f" ({workers} worker processes)" if workers > 1 else "")
+        + (f" ({workers} worker processes and a sequencer process)" if workers > 1 else "")
     )
     err.print(f"  open         [bold]{url}/[/]  (reporter pages: submit, receipt, verify)")
     err.print(f"  API          {url}  (routes under /v1, docs at {url}/docs)")
@@ -263,12 +271,43 @@ def _worker_main(host: str, port: int) -> None:  # pragma: no cover - runs in a 
     server.run(sockets=[sock])
 
 
+def _sequencer_main() -> None:  # pragma: no cover - runs in a child process
+    """The sequencer process of ``serve --workers N``: batches, anchors, publishes its state.
+
+    Its own process, so the sequencer's chain calls (web3 is costly in CPU) and the workers'
+    requests do not queue for one interpreter lock. The database lease still makes it the only
+    active sequencer among every instance on the same database.
+    """
+    parent = os.getppid()
+    stop = threading.Event()
+
+    def on_signal(_sig: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the supervisor decides when to stop
+    s = settings()
+    deployment = load_deployment(s)
+    service = open_service(s, deployment, wait_for_chain(s, deployment))
+    service.start()
+    try:
+        while not stop.wait(1.0):
+            if os.getppid() != parent:  # the supervisor died (even by kill -9): stop too
+                break
+    finally:
+        service.close()
+
+
 def _supervise(host: str, port: int, workers: int) -> None:
-    """Run ``workers`` worker processes; restart one that dies; stop all on Ctrl-C/SIGTERM."""
+    """Run ``workers`` API worker processes and one sequencer process; restart one that dies;
+    stop all on Ctrl-C/SIGTERM."""
     ctx = multiprocessing.get_context("spawn")
 
     def spawn(i: int) -> multiprocessing.process.BaseProcess:
-        proc = ctx.Process(target=_worker_main, args=(host, port), name=f"tipledger-worker-{i}")
+        if i == workers:
+            proc = ctx.Process(target=_sequencer_main, name="tipledger-sequencer")
+        else:
+            proc = ctx.Process(target=_worker_main, args=(host, port), name=f"tipledger-worker-{i}")
         proc.start()
         return proc
 
@@ -278,13 +317,18 @@ def _supervise(host: str, port: int, workers: int) -> None:
     # Both, explicitly: a process started in the background of a shell has SIGINT ignored.
     signal.signal(signal.SIGTERM, stop)
     signal.signal(signal.SIGINT, stop)
-    procs = [spawn(i) for i in range(workers)]
+    procs = [spawn(i) for i in range(workers + 1)]
+    err.print(
+        f"  processes    workers {', '.join(str(p.pid) for p in procs[:-1])}; "
+        f"sequencer {procs[-1].pid}"
+    )
     try:
         while True:
             multiprocessing.connection.wait([p.sentinel for p in procs])
             for i, proc in enumerate(procs):
                 if not proc.is_alive():
-                    err.print(f"[yellow]worker {proc.pid} exited ({proc.exitcode})[/], restarting")
+                    what = "the sequencer" if i == workers else "worker"
+                    err.print(f"[yellow]{what} {proc.pid} exited ({proc.exitcode})[/], restarting")
                     time.sleep(0.5)
                     procs[i] = spawn(i)
     except KeyboardInterrupt:

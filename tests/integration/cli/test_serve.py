@@ -200,3 +200,38 @@ def test_up_runs_chain_and_api_together(tmp_path: Path) -> None:
         code = up.stop()
     assert code == 0, up.output
     assert "stopping the devchain" in up.output
+
+
+def _tip_anchored(client: httpx.Client, text: str, timeout: float = 60) -> None:
+    body = {"document": base64.b64encode(text.encode()).decode()}
+    accepted = client.post("/v1/tips", json=body)
+    assert accepted.status_code == 202, accepted.text
+    commitment = accepted.json()["commitment"]
+    deadline = time.monotonic() + timeout
+    while client.get(f"/v1/tips/{commitment}/receipt").status_code != 200:
+        assert time.monotonic() < deadline, "the tip was never anchored"
+        time.sleep(0.2)
+
+
+def test_workers_share_one_sequencer_process_that_is_restarted(tmp_path: Path) -> None:
+    home = tmp_path / "workers-home"
+    home.mkdir()
+    chain = start_devchain(home)
+    serve = Proc(home, "serve", "--port", "0", "--workers", "2")
+    try:
+        url = serve.wait_for(r"API\s+(http://\S+)").group(1)
+        sequencer = int(serve.wait_for(r"sequencer (\d+)").group(1))
+        wait_healthy(url)
+        with httpx.Client(base_url=url, timeout=30) as client:
+            _tip_anchored(client, TIP + " (workers)")
+            health = client.get("/healthz").json()
+            assert health["sequencer"]["detail"] == "run by another process"
+            assert health["sequencer"]["running"] is True
+            assert health["sequencer"]["halted"] is False
+            os.kill(sequencer, signal.SIGKILL)
+            serve.wait_for(rf"the sequencer {sequencer} exited \(-9\), restarting")
+            _tip_anchored(client, TIP + " (after the restart)", timeout=90)
+    finally:
+        code = serve.stop()
+        stop(chain)
+    assert code == 0, serve.output
