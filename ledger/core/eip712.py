@@ -28,11 +28,11 @@ from typing import Any
 
 import coincurve
 from eth_account.signers.local import LocalAccount
-from eth_hash.auto import keccak
 from eth_keys.datatypes import PrivateKey
 
 from ledger.core.encoding import address_bytes, checksum_address, from_hex, to_hex
 from ledger.core.errors import ProtocolError, SignatureError
+from ledger.core.keccak import keccak
 
 DOMAIN_NAME = "TipLedger"
 DOMAIN_VERSION = "1"
