@@ -6,12 +6,13 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.errors import StoreError
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+_MIGRATION_LOCK = 0x7469706C65646772  # "tipledgr": the advisory lock key for migrations
 
 
 def sqlite_url(path: Path) -> str:
@@ -89,6 +90,10 @@ def upgrade(engine: Engine) -> None:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes start at once (serve --workers N, instances): one migrates at a
+            # time, the others then find the schema current. (SQLite: BEGIN IMMEDIATE does it.)
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _MIGRATION_LOCK})
         config.attributes["connection"] = connection
         # "heads": features add their tables on branches of their own (merged when released).
         command.upgrade(config, "heads")

@@ -102,3 +102,20 @@ def test_a_reader_that_sees_newer_nodes_than_its_size_keeps_to_its_size(engine: 
         tree = reader._sync(conn, 257)
     assert tree.size == 257
     assert tree.root() == merkle.root(entries[:257])
+
+
+def test_processes_starting_at_once_migrate_one_at_a_time(database_url: str) -> None:
+    # serve --workers N starts several processes on a fresh database together.
+    import concurrent.futures
+
+    from ledger.store.database import open_database as open_db
+
+    def open_one(_: int) -> int:
+        engine = open_db(database_url)
+        try:
+            return LogStore(engine).size()
+        finally:
+            engine.dispose()
+
+    with concurrent.futures.ThreadPoolExecutor(6) as pool:
+        assert list(pool.map(open_one, range(6))) == [0] * 6
