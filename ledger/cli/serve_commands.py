@@ -7,6 +7,7 @@ the desk's key pair and says where its private half and passphrase are.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
@@ -244,12 +245,21 @@ def run_service(
     err.print("Press Ctrl-C to stop.")
     try:
         if workers <= 1:
-            server.run(sockets=[sock])
+            # uvicorn shuts down on SIGTERM, then raises the signal again: with the default
+            # handler that would end the process at once, skipping every cleanup after this
+            # (``tipledger up`` stopping its devchain); as an interrupt, it unwinds normally.
+            signal.signal(signal.SIGTERM, _interrupt)
+            with contextlib.suppress(KeyboardInterrupt):
+                server.run(sockets=[sock])
         else:
             _supervise(host, int(sock.getsockname()[1]), workers)
     finally:
         sock.close()
     err.print("stopped the API")
+
+
+def _interrupt(_sig: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
 
 
 def _worker_main(host: str, port: int) -> None:  # pragma: no cover - runs in a child process

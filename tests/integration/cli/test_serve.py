@@ -186,6 +186,22 @@ def test_submit_and_verify_with_api(system: tuple[Path, str, Proc]) -> None:
     assert "cannot reach the service" in unreachable.stderr
 
 
+def test_sigterm_stops_up_and_its_devchain(tmp_path: Path) -> None:
+    # How a service manager stops it: the devchain must not outlive the command.
+    home = tmp_path / "term-home"
+    up = Proc(home, "up", "--api-port", "0")
+    url = up.wait_for(r"API\s+(http://\S+)", timeout=120).group(1)
+    rpc = up.wait_for(r"RPC URL\s+(http://\S+)").group(1)
+    wait_healthy(url)
+    up.proc.send_signal(signal.SIGTERM)
+    assert up.proc.wait(timeout=60) == 0, up.output
+    up.stop()
+    assert "stopped the API" in up.output
+    assert "stopping the devchain" in up.output
+    with pytest.raises(httpx.HTTPError):
+        httpx.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=5)
+
+
 def test_up_runs_chain_and_api_together(tmp_path: Path) -> None:
     home = tmp_path / "up-home"
     up = Proc(home, "up", "--api-port", "0")
