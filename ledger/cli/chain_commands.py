@@ -28,9 +28,21 @@ Rpc = Annotated[
 ]
 
 
+def _stop_on_signal(_sig: int, _frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
 def _run_devchain(port: int | None) -> None:
+    # Before anything starts, and both signals explicitly: a process started in the background
+    # of a shell has SIGINT ignored, and a supervisor's Ctrl-C or SIGTERM must not leave Anvil
+    # running (the ``finally`` below stops it, at whatever step the signal arrives).
+    signal.signal(signal.SIGTERM, _stop_on_signal)
+    signal.signal(signal.SIGINT, _stop_on_signal)
     s = settings()
-    chain = start_devchain(s, port)
+    try:
+        chain = start_devchain(s, port)
+    except KeyboardInterrupt:
+        return
     try:
         w3 = connect(chain.rpc_url)
         deployment, new = provision(s, w3, chain.rpc_url)
@@ -44,15 +56,9 @@ def _run_devchain(port: int | None) -> None:
         err.print(f"  data dir     {s.home}")
         err.print("Submit a tip from another terminal:  tipledger submit --text '…'")
         err.print("Press Ctrl-C to stop (the chain's state is kept in the data directory).")
-
-        def stop(_sig: int, _frame: FrameType | None) -> None:
-            raise KeyboardInterrupt
-
-        signal.signal(signal.SIGTERM, stop)
-        try:
-            chain.wait()
-        except KeyboardInterrupt:
-            err.print("stopping the devchain…")
+        chain.wait()
+    except KeyboardInterrupt:
+        err.print("stopping the devchain…")
     finally:
         chain.stop()
 
