@@ -1,7 +1,8 @@
 """The ledger service end to end: submissions per second over real HTTP with durable storage,
 time from submission to anchored, gas per tip, and one transaction per tip as the baseline.
 
-    .venv/bin/python scripts/bench_service.py [--tips 30000] [--connections 128] [--workers 2]
+    .venv/bin/python scripts/bench_service.py [--tips 30000] [--latency-tips 60000]
+                                              [--connections 128] [--workers 2]
                                               [--database-url URL] [--skip-65536]
 
 It starts its own devchain (`tipledger devchain`) and service (`tipledger serve`, subprocesses, in
@@ -11,8 +12,9 @@ connections on asyncio, so the load generator costs little of the machine's two 
 1. throughput: `--tips` submissions over `--connections` connections, each acknowledged only
    after its transaction committed (SQLite in WAL mode with synchronous=FULL, or PostgreSQL);
    then the time from submission to anchored receipt (median, 99th percentile) under the same
-   load: a probe submits one tip every 100 ms and polls its receipt every 25 ms until it is
-   anchored (the polling is load too, so the throughput of that run is printed beside);
+   load, over `--latency-tips` more submissions: a probe submits one tip every 100 ms and polls
+   its receipt every 25 ms until it is anchored (the polling is load too, so the throughput of
+   that run is printed beside);
 2. gas per tip at batch sizes 1, 1,024 and 65,536: the service restarted with a batch cap of that
    size (and a long interval), that many tips submitted, the Anchored transaction's receipt read;
 3. baseline, in the same run: the first tips of step 1 timestamped one transaction each
@@ -303,6 +305,12 @@ def main() -> None:
     ap.add_argument("--tips", type=int, default=30_000, help="submissions in the throughput run")
     ap.add_argument("--connections", type=int, default=128, help="concurrent submitters")
     ap.add_argument("--workers", type=int, default=2, help="API worker processes")
+    ap.add_argument(
+        "--latency-tips",
+        type=int,
+        default=60_000,
+        help="submissions in the latency run (a probe every 100 ms: ~200 probes at 3,000/s)",
+    )
     ap.add_argument("--baseline", type=int, default=500, help="tips for the baseline")
     ap.add_argument("--database-url", help="e.g. postgresql+psycopg://… (default: SQLite)")
     ap.add_argument("--skip-65536", action="store_true", help="skip the 65,536-tip gas batch")
@@ -348,7 +356,7 @@ def main() -> None:
         try:
             run_load(url, 2000, args.connections, 0)  # warm-up (imports, caches, pools)
             result = run_load(url, args.tips, args.connections, 0)
-            probed = run_load(url, max(10_000, args.tips // 2), args.connections, 0.1)
+            probed = run_load(url, args.latency_tips, args.connections, 0.1)
             wait_anchored(url, probed["commitments"][-1])
         finally:
             service.stop()
