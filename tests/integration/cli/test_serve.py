@@ -5,6 +5,7 @@ README's run command, serving the API on its own."""
 from __future__ import annotations
 
 import base64
+import json
 import os
 import re
 import signal
@@ -256,25 +257,10 @@ def test_workers_share_one_sequencer_process_that_is_restarted(tmp_path: Path) -
 def test_ctrl_c_stops_a_devchain_started_in_a_shells_background(tmp_path: Path) -> None:
     # `tipledger devchain &` in a script starts it with SIGINT ignored; a supervisor's SIGINT
     # must still stop it and its Anvil (it used to be ignored, and a kill left Anvil running).
-    env = {**os.environ, "TIPLEDGER_HOME": str(tmp_path / "bg-home"), "NO_COLOR": "1"}
-    env.pop("TIPLEDGER_RPC_URL", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "ledger.cli", "devchain"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN),
-    )
+    home = tmp_path / "bg-home"
+    proc = start_devchain(home, ignore_sigint=True)
     try:
-        assert proc.stdout is not None
-        rpc = ""
-        for line in proc.stdout:
-            if line.strip().startswith("RPC URL"):
-                rpc = line.split()[-1]
-            if line.strip().startswith("contract"):
-                break
-        assert rpc, "devchain did not print its RPC URL"
+        rpc = json.loads((home / "deployment.json").read_text())["rpc_url"]
         proc.send_signal(signal.SIGINT)
         assert proc.wait(timeout=30) == 0
         with pytest.raises(httpx.HTTPError):

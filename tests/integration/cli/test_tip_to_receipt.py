@@ -30,14 +30,22 @@ def run(home: Path, *args: str, stdin: bytes | None = None) -> subprocess.Comple
     )
 
 
-def start_devchain(home: Path) -> subprocess.Popen[str]:
+def start_devchain(home: Path, *, ignore_sigint: bool = False) -> subprocess.Popen[str]:
+    """``tipledger devchain``, returned once its contract is deployed.
+
+    ``ignore_sigint`` starts it the way ``tipledger devchain &`` in a script does.
+    """
     env = {**os.environ, "TIPLEDGER_HOME": str(home), "NO_COLOR": "1"}
+    env.pop("TIPLEDGER_RPC_URL", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "ledger.cli", "devchain"],
         env=env,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
+        preexec_fn=(lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+        if ignore_sigint
+        else None,
     )
     lines = []
     deadline = time.monotonic() + 60
