@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import sys
+from collections.abc import Iterator
 from html.parser import HTMLParser
 
+import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
-from fastapi.testclient import TestClient
 
 from api.routes import pages
 from api.routes.pages import (
@@ -24,9 +26,16 @@ from api.routes.pages import (
     rpc_origin,
 )
 
-from .conftest import ROOT
+from .conftest import ROOT, ServedApp
 
 CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
+
+
+@contextlib.contextmanager
+def served(app: FastAPI) -> Iterator[httpx.Client]:
+    """A client for ``app`` served by uvicorn on loopback: real HTTP, as a browser gets it."""
+    with ServedApp(app) as server, httpx.Client(base_url=server.url, timeout=10) as client:
+        yield client
 
 
 class _Keys(HTMLParser):
@@ -129,7 +138,11 @@ def test_mounted_routes_headers_and_config() -> None:
         contract=CONTRACT,
         max_body_bytes=1000,
     )
-    client = TestClient(app)
+    with served(app) as client:
+        _check_mounted_routes(client, app)
+
+
+def _check_mounted_routes(client: httpx.Client, app: FastAPI) -> None:
     for path in PAGES:
         for query, language in (("", "th"), ("?lang=en", "en"), ("?lang=xx", "th")):
             response = client.get(path + query)
@@ -177,41 +190,42 @@ def test_features_are_worked_out_on_every_request() -> None:
         contract=CONTRACT,
         identity_available=available,
     )
-    client = TestClient(app)
+    with served(app) as client:
 
-    def features() -> dict[str, object]:
-        response = client.get("/web-config.json")
-        assert response.status_code == 200
-        assert response.headers["cache-control"] == "no-store"
-        return dict(response.json()["features"])
+        def features() -> dict[str, object]:
+            response = client.get("/web-config.json")
+            assert response.status_code == 200
+            assert response.headers["cache-control"] == "no-store"
+            return dict(response.json()["features"])
 
-    assert features() == {"follow_up": False, "identity": {"reporter": False, "witness": False}}
-    assert asked == ["reporter", "witness"]
-    offered.add("witness")
-    assert features()["identity"] == {"reporter": False, "witness": True}
-    offered.add("reporter")
-    assert features()["identity"] == {"reporter": True, "witness": True}
+        assert features() == {"follow_up": False, "identity": {"reporter": False, "witness": False}}
+        assert asked == ["reporter", "witness"]
+        offered.add("witness")
+        assert features()["identity"] == {"reporter": False, "witness": True}
+        offered.add("reporter")
+        assert features()["identity"] == {"reporter": True, "witness": True}
 
-    router = APIRouter()
+        router = APIRouter()
 
-    @router.get("/v1/tips/{commitment}/follow-up")
-    def follow_up(commitment: str) -> dict[str, str]:
-        return {"commitment": commitment}
+        @router.get("/v1/tips/{commitment}/follow-up")
+        def follow_up(commitment: str) -> dict[str, str]:
+            return {"commitment": commitment}
 
-    app.include_router(router)  # as create_app does, after the pages are mounted
-    assert features()["follow_up"] is True
-    # Only that route counts: a look-alike path does not turn the form on.
-    other = FastAPI()
-    mount_pages(other, chain_rpc_url=None, chain_id=1, contract=CONTRACT)
+        app.include_router(router)  # as create_app does, after the pages are mounted
+        assert features()["follow_up"] is True
+        # Only that route counts: a look-alike path does not turn the form on.
+        other = FastAPI()
+        mount_pages(other, chain_rpc_url=None, chain_id=1, contract=CONTRACT)
 
-    @other.get("/v1/tips/{commitment}/follow-up/messages")
-    def messages(commitment: str) -> dict[str, str]:
-        return {"commitment": commitment}
+        @other.get("/v1/tips/{commitment}/follow-up/messages")
+        def messages(commitment: str) -> dict[str, str]:
+            return {"commitment": commitment}
 
-    assert TestClient(other).get("/web-config.json").json()["features"] == {
-        "follow_up": False,
-        "identity": {"reporter": False, "witness": False},
-    }
+    with served(other) as other_client:
+        assert other_client.get("/web-config.json").json()["features"] == {
+            "follow_up": False,
+            "identity": {"reporter": False, "witness": False},
+        }
 
 
 def test_vendored_libraries_are_current() -> None:
