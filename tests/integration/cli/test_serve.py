@@ -266,6 +266,10 @@ def test_ctrl_c_stops_a_devchain_started_in_a_shells_background(tmp_path: Path) 
         with pytest.raises(httpx.HTTPError):
             httpx.post(rpc, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=5)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
+        if proc.poll() is None:  # failed: SIGTERM first, so its Anvil does not outlive the test
+            proc.terminate()
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
