@@ -1,7 +1,7 @@
 """Who is calling: the bearer session of a signed-in reviewer, custodian or administrator.
 
 ``require_role(role)`` is a dependency for a privileged route: no or a bad token answers 401,
-an address that does not hold ``role`` on chain right now answers 403 (``ledger.sessions``).
+an address that does not hold ``role`` on chain right now answers 403 (``ledger.auth.sessions``).
 Reporters never sign in: their routes take no session and set no cookie.
 """
 
@@ -14,8 +14,8 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
+from ledger.auth.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, REVIEWER_ROLE, Session
 from ledger.errors import AuthenticationError
-from ledger.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, REVIEWER_ROLE, Session
 
 __all__ = [
     "AdminDep",

@@ -17,6 +17,7 @@ from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 
+from ledger.auth.siwe import SignInError
 from ledger.errors import (
     AuthenticationError,
     ChainError,
@@ -34,7 +35,6 @@ from ledger.errors import (
     ReceiptError,
     StoreError,
 )
-from ledger.siwe import SignInError
 from ledger.vault.errors import (
     NotEntitledError,
     UnknownVaultItemError,

@@ -293,7 +293,7 @@ class CheckModel(BaseModel):
 
 
 class VerdictModel(BaseModel):
-    """The verdict of ``ledger.verification.verify_receipt``, the same code as the CLI's."""
+    """The verdict of ``ledger.verify.verify_receipt``, the same code as the CLI's."""
 
     model_config = _config(
         {

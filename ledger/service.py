@@ -35,6 +35,7 @@ from prometheus_client.core import (
 from sqlalchemy import Engine, func, select
 from web3 import Web3
 
+from ledger.auth.sessions import RoleCheck, SessionStore, SignIn
 from ledger.chain.contract import Review, TipLedgerContract
 from ledger.chain.deploy import Deployment, open_deployment
 from ledger.config import Settings
@@ -44,6 +45,8 @@ from ledger.core.encoding import checksum_address
 from ledger.core.receipt import FORMAT, Inclusion, PromiseInfo, Receipt
 from ledger.core.tree import MerkleTree
 from ledger.core.verify import Verdict
+from ledger.desk.queries import ReviewDesk
+from ledger.desk.reviews import ReviewIndex
 from ledger.errors import (
     ChainError,
     ChainUnavailableError,
@@ -54,19 +57,16 @@ from ledger.errors import (
     ProofError,
     ReceiptError,
 )
-from ledger.followup_threads import FollowUps
-from ledger.intake import Accepted, CompanionBuilder, Intake
-from ledger.lease import Lease
-from ledger.review_desk import ReviewDesk
-from ledger.reviews import ReviewIndex
-from ledger.sequencer import Sequencer, SequencerStatus
-from ledger.sessions import RoleCheck, SessionStore, SignIn
+from ledger.followup.threads import FollowUps
+from ledger.log.intake import Accepted, CompanionBuilder, Intake
+from ledger.log.lease import Lease
+from ledger.log.sequencer import Sequencer, SequencerStatus
 from ledger.store import LogStore, StoredCheckpoint, open_database, sequencer_report
 from ledger.store.followups import FollowUpStore
 from ledger.store.schema import submissions as submissions_table
 from ledger.store.submissions import SubmissionStore
 from ledger.vault.service import VaultService
-from ledger.verification import verify_receipt
+from ledger.verify import verify_receipt
 
 __all__ = [
     "ENTRIES_PAGE_LIMIT",
@@ -314,7 +314,7 @@ class LedgerService:
         author: bytes | str | None = None,
         companions: CompanionBuilder | None = None,
     ) -> Accepted:
-        """Accept a tip: durable and promised once this returns (see ``ledger.intake``).
+        """Accept a tip: durable and promised once this returns (see ``ledger.log.intake``).
 
         ``companions`` makes rows stored in the tip's own transaction if it is new (a follow-up
         secret's hash, a sealed identity record).
@@ -443,7 +443,7 @@ class LedgerService:
         return self._reader.entries(start, stop)
 
     def verify(self, receipt: Receipt, document: bytes | None) -> Verdict:
-        """The verdict of ``ledger.verification.verify_receipt``: exactly what the CLI computes.
+        """The verdict of ``ledger.verify.verify_receipt``: exactly what the CLI computes.
 
         A receipt naming a contract that is not a TipLedger on this chain cannot be checked
         here: that is the receipt's problem (``ReceiptError``), not the chain's.

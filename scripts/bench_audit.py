@@ -26,11 +26,11 @@ from pathlib import Path
 
 import httpx
 
-from ledger.anchoring import Anchorer
 from ledger.chain.anvil import Devchain, rpc_request
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy, open_deployment
 from ledger.core.eip712 import sign_disclosure
+from ledger.log.anchoring import Anchorer
 from ledger.store import LogStore, open_database
 
 TARGET_SECONDS = 30.0

@@ -322,7 +322,7 @@ def main() -> None:
     from ledger.chain.client import connect
     from ledger.chain.contract import TipLedgerContract
     from ledger.chain.deploy import Deployment, deploy, open_deployment
-    from ledger.keys import load_key
+    from ledger.ops.keyfiles import load_key
 
     home = Path(tempfile.mkdtemp(prefix="tipledger-bench-"))
     env = {**os.environ, "TIPLEDGER_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}

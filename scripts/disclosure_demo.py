@@ -52,7 +52,7 @@ from ledger.chain.deploy import deploy  # noqa: E402
 from ledger.cli.app import app  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.core.encoding import from_hex, to_hex  # noqa: E402
-from ledger.desk import generate_desk_keypair  # noqa: E402
+from ledger.desk.keys import generate_desk_keypair  # noqa: E402
 from ledger.service import LedgerService  # noqa: E402
 
 IDENTITY = {

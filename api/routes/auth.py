@@ -15,7 +15,7 @@ from api.auth import SessionDep, bearer_token
 from api.deps import ServiceDep
 from api.models import EXAMPLE_SIGNER, ErrorModel
 from api.responses import JSONBytes, error_responses
-from ledger.sessions import SIGN_IN_ROLES
+from ledger.auth.sessions import SIGN_IN_ROLES
 
 router = APIRouter(tags=["sign-in"])
 

@@ -20,7 +20,7 @@ from api.models import EXAMPLE_COMMITMENT, ErrorModel
 from api.parsing import commitment_param, identity_field, identity_kind
 from api.responses import JSONBytes
 from api.routes.tips import CommitmentPath
-from ledger.followup import check_text
+from ledger.followup.secrets import check_text
 
 router = APIRouter(tags=["follow-up"])
 

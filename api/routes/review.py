@@ -32,9 +32,9 @@ from api.parsing import b64_field, commitment_param
 from api.responses import JSONBytes
 from api.routes.tips import CommitmentPath
 from ledger.core.encoding import from_hex
+from ledger.desk.queries import MAX_PAGE
 from ledger.errors import ProtocolError
-from ledger.followup import MESSAGE_ID_SIZE
-from ledger.review_desk import MAX_PAGE
+from ledger.followup.secrets import MESSAGE_ID_SIZE
 
 router = APIRouter(tags=["review desk"])
 
@@ -113,7 +113,9 @@ class DeskTip(BaseModel):
 
     commitment: str
     received_at: int
-    envelope: str = Field(description="The tip sealed to the review desk (base64, ledger.desk).")
+    envelope: str = Field(
+        description="The tip sealed to the review desk (base64, ledger.desk.envelope)."
+    )
     status: str = Field(description="anchored or pending")
     leaf_index: int | None
     promise: PromiseModel | None
@@ -161,7 +163,7 @@ class DeskThread(BaseModel):
 
 
 class AskRequest(BaseModel):
-    """A question sealed at the desk (``ledger.followup.seal_message``), both copies."""
+    """A question sealed at the desk (``ledger.followup.secrets.seal_message``), both copies."""
 
     model_config = ConfigDict(
         extra="forbid",

@@ -54,10 +54,10 @@ from api.vault_models import (
     SetBody,
     VaultInfo,
 )
+from ledger.auth.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, SIGN_IN_ROLES, Session
 from ledger.core.encoding import from_hex
 from ledger.errors import PermissionDeniedError, ProtocolError
 from ledger.service import LedgerService
-from ledger.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, SIGN_IN_ROLES, Session
 from ledger.vault.service import parse_kind
 
 router = APIRouter(tags=["identity vault"])

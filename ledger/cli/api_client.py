@@ -19,12 +19,12 @@ import httpx
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
+from ledger.auth.sessions import Challenge
 from ledger.core.commitment import commitment as compute_commitment
 from ledger.core.commitment import content_digest
 from ledger.core.encoding import to_hex
 from ledger.core.receipt import Receipt
 from ledger.errors import LedgerError, ProtocolError, ReceiptError
-from ledger.sessions import Challenge
 
 POLL_INTERVAL = 0.25
 

@@ -16,8 +16,8 @@ from ledger.chain.deploy import deploy as deploy_contract
 from ledger.cli.common import err, one_line_errors, open_chain, out, settings, utc
 from ledger.cli.serve_commands import Host, run_service
 from ledger.core.encoding import to_hex
-from ledger.devnet import provision, start_devchain
-from ledger.keys import load_key, read_passphrase
+from ledger.ops.devnet import provision, start_devchain
+from ledger.ops.keyfiles import load_key, read_passphrase
 
 Port = Annotated[
     int | None, typer.Option("--port", "-p", help="Loopback port for Anvil (default: a free one).")

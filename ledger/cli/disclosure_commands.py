@@ -36,7 +36,7 @@ from ledger.cli.vault_support import (
     vault_info,
 )
 from ledger.core.encoding import to_hex
-from ledger.keys import load_key, read_passphrase
+from ledger.ops.keyfiles import load_key, read_passphrase
 from ledger.vault.client import check_approvals, check_request, open_disclosure
 from ledger.vault.custodian_keys import DEFAULT_SCRYPT_N, CustodianKey
 

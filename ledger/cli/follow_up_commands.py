@@ -20,7 +20,7 @@ from ledger.cli.api_client import ReporterClient
 from ledger.cli.common import err, fail, one_line_errors, out, settings, utc
 from ledger.core.receipt import Receipt
 from ledger.errors import ReceiptError
-from ledger.followup import check_text
+from ledger.followup.secrets import check_text
 
 ReceiptArg = Annotated[
     Path, typer.Argument(metavar="RECEIPT", help="The receipt file ('-' for stdin).")

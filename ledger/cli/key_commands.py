@@ -13,10 +13,10 @@ from typing import Annotated
 import typer
 
 from ledger.cli.common import err, one_line_errors, out, settings
-from ledger.desk import (
+from ledger.desk.envelope import key_id
+from ledger.desk.keys import (
     configured_public_key,
     generate_desk_keypair,
-    key_id,
     public_key_to_text,
     save_private_key,
     save_public_key,

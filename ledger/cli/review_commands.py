@@ -1,7 +1,7 @@
 """``tipledger review``: the review desk from a reviewer's terminal.
 
 Everything that needs trust happens here, on the reviewer's machine: tips are opened with the
-desk's private key and checked against the chain itself (``ledger.desk_check``), questions to a
+desk's private key and checked against the chain itself (``ledger.desk.check``), questions to a
 reporter are sealed here before they are sent, and decisions are recorded on chain with the
 reviewer's own key (``recordReview``: the status and the SHA-256 of the reviewer's note). The
 service is asked only for what it stores: sealed envelopes, proofs, sealed messages.
@@ -33,10 +33,11 @@ from ledger.cli.common import EXIT_INVALID, err, fail, one_line_errors, out, rpc
 from ledger.cli.key_commands import PASSPHRASE_ENV, PRIVATE_KEY_NAME
 from ledger.config import Settings
 from ledger.core.encoding import checksum_address, from_hex, to_hex
-from ledger.desk import configured_public_key, load_private_key
-from ledger.desk_check import CheckedTip, check_tip
+from ledger.desk.check import CheckedTip, check_tip
+from ledger.desk.keys import configured_public_key, load_private_key
+from ledger.desk.reviews import STATUS_NAMES, status_id
 from ledger.errors import ConfigError, DeploymentError, EnvelopeError, ProtocolError
-from ledger.followup import (
+from ledger.followup.secrets import (
     FROM_REPORTER,
     FROM_REVIEWER,
     check_text,
@@ -45,8 +46,7 @@ from ledger.followup import (
     open_message,
     seal_message,
 )
-from ledger.keys import load_key, read_passphrase
-from ledger.reviews import STATUS_NAMES, status_id
+from ledger.ops.keyfiles import load_key, read_passphrase
 
 Api = Annotated[
     str | None,

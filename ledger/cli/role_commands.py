@@ -14,7 +14,7 @@ from ledger.chain.contract import ROLES
 from ledger.cli.common import err, one_line_errors, open_chain, out, settings
 from ledger.core.encoding import to_hex
 from ledger.errors import ProtocolError
-from ledger.keys import load_key, read_passphrase
+from ledger.ops.keyfiles import load_key, read_passphrase
 
 Role = Annotated[str, typer.Argument(help=f"One of {', '.join(ROLES)}.")]
 Address = Annotated[str, typer.Argument(help="The 0x address.")]

@@ -32,15 +32,15 @@ from ledger.chain.client import connect
 from ledger.chain.deploy import Deployment
 from ledger.cli.common import err, load_deployment, one_line_errors, rpc_url, settings
 from ledger.config import Settings
-from ledger.desk import (
+from ledger.desk.envelope import key_id
+from ledger.desk.keys import (
     configured_public_key,
     generate_desk_keypair,
-    key_id,
     save_private_key,
     save_public_key,
 )
 from ledger.errors import ChainUnavailableError, ConfigError
-from ledger.keys import load_key, read_passphrase
+from ledger.ops.keyfiles import load_key, read_passphrase
 
 if TYPE_CHECKING:
     from fastapi import FastAPI

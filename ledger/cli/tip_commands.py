@@ -13,7 +13,6 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
-from ledger.anchoring import Anchorer
 from ledger.chain.client import connect
 from ledger.cli import api_client
 from ledger.cli.common import (
@@ -34,9 +33,10 @@ from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest, new_
 from ledger.core.eip712 import Signer
 from ledger.core.receipt import Receipt
 from ledger.errors import ConfigError, DeploymentError, ReceiptError
-from ledger.keys import load_key, read_passphrase, save_dev_key
-from ledger.receipts import inclusion_for, make_promise
-from ledger.verification import verify_receipt
+from ledger.log.anchoring import Anchorer
+from ledger.log.receipts import inclusion_for, make_promise
+from ledger.ops.keyfiles import load_key, read_passphrase, save_dev_key
+from ledger.verify import verify_receipt
 
 Text = Annotated[str | None, typer.Option("--text", "-t", help="The tip as text (UTF-8).")]
 Rpc = Annotated[

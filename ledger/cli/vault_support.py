@@ -29,7 +29,7 @@ from ledger.cli.api_client import DeskClient, ServiceError
 from ledger.cli.common import err, settings
 from ledger.core.encoding import checksum_address
 from ledger.errors import ConfigError, DeploymentError
-from ledger.keys import load_key, read_passphrase
+from ledger.ops.keyfiles import load_key, read_passphrase
 from ledger.vault.custodian_keys import (
     DEFAULT_SCRYPT_N,
     KEY_FILE_FORMAT,
@@ -131,7 +131,7 @@ def open_key(path: Path, env: str, file: Path | None, *, what: str) -> Custodian
 
 def sign_in_account(path: Path, file: Path | None = None) -> LocalAccount:
     """The Ethereum key of any key file: a vault key file (its approval key), or what
-    ``ledger.keys.load_key`` reads."""
+    ``ledger.ops.keyfiles.load_key`` reads."""
     try:
         text = path.read_text(encoding="utf-8")
     except OSError as exc:

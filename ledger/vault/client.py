@@ -16,10 +16,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+from ledger.auth.sessions import CUSTODIAN_ROLE
 from ledger.core.eip712 import recover_disclosure_signer
 from ledger.core.encoding import checksum_address, from_hex, to_hex
 from ledger.core.errors import ProtocolError, SignatureError
-from ledger.sessions import CUSTODIAN_ROLE
 from ledger.vault.custodian_keys import CustodianKey, CustodianPublicInfo
 from ledger.vault.digests import request_digest, rotation_digest, verify_registration
 from ledger.vault.errors import (

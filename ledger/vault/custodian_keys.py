@@ -40,9 +40,7 @@ Registration JSON (``CustodianPublicInfo.to_json``)::
 from __future__ import annotations
 
 import json
-import os
 import secrets
-import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +57,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.core.eip712 import sign_disclosure
 from ledger.core.encoding import address_bytes, checksum_address, from_hex, to_hex
 from ledger.core.errors import ProtocolError
+from ledger.ops.files import write_private
 from ledger.vault.errors import CustodianKeyError, RecordError, WrongPassphraseError
 from ledger.vault.records import CustodianPublicKey, SealedShare, Share, key_id, open_share
 
@@ -352,7 +351,13 @@ def save_custodian_key(
     """
     path = Path(path)
     document = encrypt_key_file(key, passphrase, scrypt_n=scrypt_n)
-    _write_atomic(path, (json.dumps(document, indent=2) + "\n").encode(), overwrite=overwrite)
+    write_private(
+        path,
+        (json.dumps(document, indent=2) + "\n").encode(),
+        what="custodian key file",
+        overwrite=overwrite,
+        error=CustodianKeyError,
+    )
 
 
 def load_custodian_key(path: Path | str, passphrase: str) -> CustodianKey:
@@ -457,59 +462,3 @@ def _mapping_field(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         raise CustodianKeyError(f"{name} must be a JSON object")
     return value
-
-
-def _write_atomic(path: Path, data: bytes, *, overwrite: bool) -> None:
-    """Write via a private (0600) temporary file in the same directory, fsync, then rename.
-
-    Without ``overwrite`` the final step is a hard link, which fails if ``path`` exists, so an
-    existing key file is never replaced, even by a concurrent writer.
-    """
-    refuse = f"{path} already exists; refusing to overwrite a custodian key file"
-    try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-    except OSError as exc:
-        raise CustodianKeyError(f"cannot create {path.parent}: {exc.strerror}") from None
-    if not overwrite and path.exists():
-        raise CustodianKeyError(refuse)
-    try:
-        fd, tmp_name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    except OSError as exc:
-        raise CustodianKeyError(f"cannot write to {path.parent}: {exc.strerror}") from None
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:  # mkstemp creates the file with mode 0600
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        if overwrite:
-            tmp.replace(path)
-        else:
-            try:
-                os.link(tmp, path)
-            except FileExistsError:
-                raise CustodianKeyError(refuse) from None
-            except OSError:  # no hard links on this filesystem: check, then rename
-                if path.exists():
-                    raise CustodianKeyError(refuse) from None
-                tmp.replace(path)
-        _fsync_directory(path.parent)
-    except OSError as exc:
-        raise CustodianKeyError(
-            f"cannot write the custodian key file {path}: {exc.strerror}"
-        ) from None
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
-def _fsync_directory(directory: Path) -> None:
-    try:
-        fd = os.open(directory, os.O_RDONLY)
-    except OSError:  # e.g. platforms where directories cannot be opened
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

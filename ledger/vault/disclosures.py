@@ -21,10 +21,10 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 
+from ledger.auth.sessions import CUSTODIAN_ROLE
 from ledger.core.eip712 import disclosure_digest, recover_disclosure_signer
 from ledger.core.encoding import checksum_address, to_hex
 from ledger.core.errors import SignatureError
-from ledger.sessions import CUSTODIAN_ROLE
 from ledger.vault.digests import check_purpose, purpose_digest, request_digest
 from ledger.vault.disclosure_store import (
     OPEN_STATES,

@@ -23,9 +23,9 @@ from typing import Any
 from sqlalchemy import Engine
 from sqlalchemy.sql.schema import Table
 
+from ledger.auth.sessions import CUSTODIAN_ROLE
 from ledger.chain.contract import TipLedgerContract
 from ledger.core.encoding import checksum_address, to_hex
-from ledger.sessions import CUSTODIAN_ROLE
 from ledger.vault.custodian_keys import CustodianPublicInfo
 from ledger.vault.digests import verify_registration
 from ledger.vault.disclosures import Disclosures

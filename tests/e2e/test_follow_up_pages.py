@@ -25,8 +25,14 @@ from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import DeskClient
 from ledger.core.encoding import from_hex, to_hex
 from ledger.core.receipt import Receipt
-from ledger.desk import load_private_key, public_key_from_text
-from ledger.followup import FROM_REPORTER, FROM_REVIEWER, new_message_id, open_message, seal_message
+from ledger.desk.keys import load_private_key, public_key_from_text
+from ledger.followup.secrets import (
+    FROM_REPORTER,
+    FROM_REVIEWER,
+    new_message_id,
+    open_message,
+    seal_message,
+)
 
 from .conftest import (
     PHONE,

@@ -20,7 +20,7 @@ import pytest
 
 from ledger.chain.client import connect
 from ledger.core.receipt import Receipt
-from ledger.verification import verify_receipt
+from ledger.verify import verify_receipt
 
 from .conftest import (
     Recorder,

@@ -28,7 +28,7 @@ from api.main import create_app, uvicorn_config
 from ledger.chain.anvil import Devchain
 from ledger.chain.deploy import Deployment, deploy
 from ledger.config import Settings
-from ledger.desk import generate_desk_keypair
+from ledger.desk.keys import generate_desk_keypair
 from ledger.service import LedgerService
 
 POSTGRES_ENV = "TIPLEDGER_TEST_POSTGRES_URL"

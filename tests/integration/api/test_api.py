@@ -23,9 +23,9 @@ from ledger.core import merkle
 from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest, new_salt
 from ledger.core.encoding import from_hex, to_hex
 from ledger.core.receipt import Receipt
-from ledger.desk import open_tip
+from ledger.desk.envelope import open_tip
 from ledger.store.schema import submissions
-from ledger.verification import verify_receipt
+from ledger.verify import verify_receipt
 
 from .conftest import MAX_BODY, Server
 

@@ -10,10 +10,10 @@ from eth_account import Account
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
+from ledger.auth.sessions import Challenge
 from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import DeskClient, ServiceError, sign_in
 from ledger.errors import PermissionDeniedError
-from ledger.sessions import Challenge
 
 from .conftest import Server
 

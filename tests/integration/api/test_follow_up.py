@@ -20,7 +20,7 @@ from sqlalchemy import create_engine, func, select
 from ledger.core.commitment import new_salt
 from ledger.core.encoding import from_hex, to_hex
 from ledger.core.receipt import Receipt
-from ledger.followup import (
+from ledger.followup.secrets import (
     FROM_REPORTER,
     FROM_REVIEWER,
     new_message_id,

@@ -26,9 +26,9 @@ from starlette.routing import BaseRoute
 import api.routes
 from api import auth
 from api.main import create_app
+from ledger.auth.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, REVIEWER_ROLE
 from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import sign_in
-from ledger.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, REVIEWER_ROLE
 
 from .conftest import Server
 

@@ -28,9 +28,9 @@ from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import DeskClient, ServiceError
 from ledger.cli.app import app
 from ledger.core.encoding import from_hex, to_hex
-from ledger.desk import save_private_key
-from ledger.desk_check import check_tip
-from ledger.keys import save_dev_key
+from ledger.desk.check import check_tip
+from ledger.desk.keys import save_private_key
+from ledger.ops.keyfiles import save_dev_key
 from ledger.store.schema import submissions
 
 from .conftest import Server

@@ -21,12 +21,12 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
-from ledger.anchoring import Anchorer
 from ledger.chain.anvil import Devchain, rpc_request
 from ledger.chain.client import connect
 from ledger.chain.contract import ROLES
 from ledger.chain.deploy import deploy, open_deployment
 from ledger.core.eip712 import sign_disclosure
+from ledger.log.anchoring import Anchorer
 from ledger.store import LogStore, open_database
 
 from ..chain_support import THRESHOLD, DeployedLedger

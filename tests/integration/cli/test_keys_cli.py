@@ -11,7 +11,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import serialization
 
 from ledger.core.commitment import commitment, content_digest, new_salt
-from ledger.desk import key_id, load_private_key, open_tip, public_key_from_text, seal_tip
+from ledger.desk.envelope import key_id, open_tip, seal_tip
+from ledger.desk.keys import load_private_key, public_key_from_text
 
 PASSPHRASE = "correct horse battery ผู้แจ้ง"
 

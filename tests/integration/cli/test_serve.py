@@ -21,7 +21,8 @@ import httpx
 import pytest
 
 from ledger.core.receipt import Receipt
-from ledger.desk import load_private_key, open_tip
+from ledger.desk.envelope import open_tip
+from ledger.desk.keys import load_private_key
 
 from .test_tip_to_receipt import run, start_devchain, stop
 

@@ -30,12 +30,12 @@ from ledger.chain.deploy import Deployment
 from ledger.config import Settings
 from ledger.core.receipt import Receipt
 from ledger.core.tree import MerkleTree
-from ledger.desk import generate_desk_keypair, save_public_key
-from ledger.devnet import provision
+from ledger.desk.keys import generate_desk_keypair, save_public_key
+from ledger.ops.devnet import provision
 from ledger.store import LogStore
 from ledger.store.chain_txs import StoredTx, TxStore
 from ledger.store.database import open_database
-from ledger.verification import verify_receipt
+from ledger.verify import verify_receipt
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -13,7 +13,7 @@ import pytest
 from ledger.chain.client import connect
 from ledger.chain.contract import TipLedgerContract
 from ledger.config import Settings
-from ledger.devnet import provision
+from ledger.ops.devnet import provision
 
 from .support import Load, System, check_log_against_chain, wait_all_anchored, wait_until
 

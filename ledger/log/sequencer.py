@@ -1,7 +1,7 @@
 """The sequencer: turns accepted submissions into log entries and anchors checkpoints.
 
 One ``Sequencer`` runs in a background thread of each service process; among instances sharing
-a database only the holder of the ``sequencer`` lease acts (``ledger.lease``). Each ``step``:
+a database only the holder of the ``sequencer`` lease acts (``ledger.log.lease``). Each ``step``:
 
 1. renews (or tries to take) the lease; a follower does nothing else;
 2. reconciles with the chain (``Anchorer.reconcile``): a chain that does not match the stored
@@ -38,7 +38,6 @@ from eth_account.signers.local import LocalAccount
 from hexbytes import HexBytes
 from web3.exceptions import TimeExhausted
 
-from ledger.anchoring import Anchorer
 from ledger.chain.client import chain_errors
 from ledger.chain.contract import Checkpoint, TipLedgerContract
 from ledger.chain.tx_manager import TxManager, TxProgress
@@ -52,7 +51,8 @@ from ledger.errors import (
     LogStateError,
     StoreError,
 )
-from ledger.lease import Lease
+from ledger.log.anchoring import Anchorer
+from ledger.log.lease import Lease
 from ledger.store import LogStore, StoredCheckpoint
 from ledger.store.chain_txs import TX_FAILED, TX_FINAL, TX_LOST, ChainCursor, StoredTx, TxStore
 from ledger.store.submissions import SOURCE_DIRECT, NewSubmission, SubmissionStore

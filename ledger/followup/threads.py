@@ -1,8 +1,8 @@
 """The service's side of follow-up threads: enrolling a tip, the reporter's view, the desk's.
 
-Formats and the cryptography are ``ledger.followup``; rows are ``ledger.store.followups``. The
-methods here block (Argon2, the database, ``reviewOf`` on chain): the API calls them off the
-event loop.
+Formats and the cryptography are ``ledger.followup.secrets``; rows are
+``ledger.store.followups``. The methods here block (Argon2, the database, ``reviewOf`` on
+chain): the API calls them off the event loop.
 """
 
 from __future__ import annotations
@@ -16,8 +16,9 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from ledger.chain.contract import Review
 from ledger.core.encoding import to_hex
+from ledger.desk.reviews import review_view
 from ledger.errors import AuthenticationError, NotFoundError, ProtocolError
-from ledger.followup import (
+from ledger.followup.secrets import (
     FROM_REPORTER,
     FROM_REVIEWER,
     MESSAGE_ID_SIZE,
@@ -37,7 +38,6 @@ from ledger.followup import (
     seal_message,
     sender_name,
 )
-from ledger.reviews import review_view
 from ledger.store.followups import FollowUpStore, StoredMessage
 from ledger.store.submissions import Companions
 

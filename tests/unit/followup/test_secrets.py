@@ -18,7 +18,7 @@ from ledger.errors import (
     ProtocolError,
     RateLimitedError,
 )
-from ledger.followup import (
+from ledger.followup.secrets import (
     FROM_REPORTER,
     FROM_REVIEWER,
     SECRET_PREFIX,
@@ -33,7 +33,7 @@ from ledger.followup import (
     reporter_key,
     seal_message,
 )
-from ledger.followup_threads import FollowUps
+from ledger.followup.threads import FollowUps
 from ledger.store import LogStore
 from ledger.store.followups import FollowUpStore
 from ledger.store.submissions import NewSubmission, SubmissionStore

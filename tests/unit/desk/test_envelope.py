@@ -15,23 +15,25 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ledger.config import Settings
 from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest, new_salt
-from ledger.desk import (
+from ledger.desk.envelope import (
     ENVELOPE_VERSION,
     INFO_TAG,
-    PUBLIC_KEY_PREFIX,
     SUITE,
     OpenedTip,
-    configured_public_key,
     envelope_key_id,
-    generate_desk_keypair,
     key_id,
-    load_private_key,
     open_tip,
+    seal_tip,
+)
+from ledger.desk.keys import (
+    PUBLIC_KEY_PREFIX,
+    configured_public_key,
+    generate_desk_keypair,
+    load_private_key,
     public_key_from_text,
     public_key_to_text,
     save_private_key,
     save_public_key,
-    seal_tip,
 )
 from ledger.errors import ConfigError, EnvelopeError, ProtocolError
 

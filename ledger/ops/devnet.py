@@ -20,7 +20,7 @@ from ledger.chain.client import send_transaction
 from ledger.chain.deploy import Deployment, deploy, open_deployment
 from ledger.config import Settings
 from ledger.errors import ConfigError, DeploymentError
-from ledger.keys import load_key, save_dev_key
+from ledger.ops.keyfiles import load_key, save_dev_key
 from ledger.store import LogStore, open_database
 
 ANCHORER_FUNDING = Web3.to_wei(1000, "ether")

@@ -8,7 +8,6 @@ in clear (mode 0600) and marked ``"dev": true`` so it is never mistaken for a re
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +15,13 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 
 from ledger.errors import ConfigError
+from ledger.ops.files import write_private
 
 
 def _write_private(path: Path, data: dict[str, Any]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as f:
-        json.dump(data, f, indent=2)
-        f.write("\n")
-    tmp.replace(path)
+    write_private(
+        path, (json.dumps(data, indent=2) + "\n").encode(), what="key file", overwrite=True
+    )
 
 
 def save_dev_key(path: Path, account: LocalAccount) -> None:

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import time
 
-from ledger.anchoring import Anchorer
 from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest, new_salt
 from ledger.core.eip712 import Signer
 from ledger.core.receipt import Receipt
-from ledger.receipts import inclusion_for, make_promise
+from ledger.log.anchoring import Anchorer
+from ledger.log.receipts import inclusion_for, make_promise
 from ledger.store import LogStore, open_database
-from ledger.verification import verify_receipt
+from ledger.verify import verify_receipt
 
 from .chain_support import DeployedLedger
 

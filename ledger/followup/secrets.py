@@ -13,7 +13,7 @@ answer them. Formats, version 1 (sizes in bytes)::
                     || message id (16) || sender (1: 1 reviewer, 2 reporter)
     key_id        = the first 8 bytes of SHA-256 over the raw X25519 public key
 
-HPKE is the review desk's suite (``ledger.desk.SUITE``: RFC 9180 base mode, DHKEM(X25519,
+HPKE is the review desk's suite (``ledger.desk.envelope.SUITE``: RFC 9180 base mode, DHKEM(X25519,
 HKDF-SHA256), HKDF-SHA256, AES-256-GCM). Every message is sealed twice, to the reporter's key
 and to the review desk's key, each bound through ``info`` to its tip, its id and its direction,
 so a stored message cannot be moved to another thread, relabelled or replayed as another. The
@@ -45,7 +45,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ledger.desk import SUITE
+from ledger.desk.envelope import SUITE
 from ledger.errors import AuthenticationError, EnvelopeError, ProtocolError, RateLimitedError
 
 __all__ = [

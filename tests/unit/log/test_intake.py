@@ -13,9 +13,10 @@ from sqlalchemy import Engine
 from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest
 from ledger.core.eip712 import Signer, recover_promise_signer
 from ledger.core.receipt import Receipt
-from ledger.desk import generate_desk_keypair, open_tip
+from ledger.desk.envelope import open_tip
+from ledger.desk.keys import generate_desk_keypair
 from ledger.errors import ProtocolError
-from ledger.intake import Intake, IntakeClosedError
+from ledger.log.intake import Intake, IntakeClosedError
 from ledger.store import LogStore
 from ledger.store.submissions import SubmissionStore
 

@@ -1,9 +1,9 @@
 """At the review desk: open a tip the service served and check it against the chain itself.
 
 The service is trusted for nothing here. The envelope is opened with the desk's private key
-(``ledger.desk.open_tip``: it fails if the envelope was altered or belongs to another
+(``ledger.desk.envelope.open_tip``: it fails if the envelope was altered or belongs to another
 commitment, and recomputes the commitment from the salt, the document and the author); then the
-tip is checked as a receipt would be (``ledger.verification.verify_receipt``: content digest,
+tip is checked as a receipt would be (``ledger.verify.verify_receipt``: content digest,
 commitment, the inclusion proof, and the checkpoint read from the contract on the reviewer's own
 chain endpoint). A tip that fails any of it is shown as INVALID beside the reason.
 """
@@ -22,9 +22,9 @@ from ledger.core.commitment import content_digest
 from ledger.core.encoding import to_hex
 from ledger.core.receipt import Inclusion, PromiseInfo, Receipt
 from ledger.core.verify import Verdict
-from ledger.desk import OpenedTip, open_tip
+from ledger.desk.envelope import OpenedTip, open_tip
 from ledger.errors import EnvelopeError, ReceiptError
-from ledger.verification import verify_receipt
+from ledger.verify import verify_receipt
 
 __all__ = ["CheckedTip", "check_tip"]
 

@@ -17,12 +17,12 @@ from sqlalchemy import Engine, and_, or_, select
 
 from ledger.chain.contract import Review
 from ledger.core.encoding import to_hex
+from ledger.desk.reviews import STATUS_NAMES, ReviewIndex, review_view
 from ledger.errors import NotFoundError, ProtocolError
-from ledger.reviews import STATUS_NAMES, ReviewIndex, review_view
 from ledger.store.schema import SOURCE_API, submissions
 
 if TYPE_CHECKING:
-    from ledger.followup_threads import FollowUps
+    from ledger.followup.threads import FollowUps
     from ledger.service import TipStatus
     from ledger.store import StoredCheckpoint
 

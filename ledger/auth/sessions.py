@@ -2,7 +2,7 @@
 
 The flow: a client asks for a sign-in template (``challenge``: a fresh single-use nonce and the
 domain, URI and chain it must sign for), fills in its address, signs the EIP-4361 text with
-``personal_sign`` and sends it back (``sign_in``); ``ledger.siwe.verify`` checks it, and the
+``personal_sign`` and sends it back (``sign_in``); ``ledger.auth.siwe.verify`` checks it, and the
 address must hold at least one of the roles that have privileged work here. The answer is a
 bearer token: 32 random bytes, of which the database keeps only the SHA-256, so a copy of the
 database gives no usable session.
@@ -30,7 +30,7 @@ from urllib.parse import urlsplit
 from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
-from ledger import siwe
+from ledger.auth import siwe
 from ledger.chain.contract import TipLedgerContract, role_id
 from ledger.core.encoding import checksum_address
 from ledger.errors import AuthenticationError, PermissionDeniedError, StoreError

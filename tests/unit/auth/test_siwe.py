@@ -13,8 +13,7 @@ from eth_utils.address import to_checksum_address
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from ledger.errors import LedgerError
-from ledger.siwe import (
+from ledger.auth.siwe import (
     MAX_MESSAGE_LENGTH,
     NONCE_LENGTH,
     MessageFormatError,
@@ -27,6 +26,7 @@ from ledger.siwe import (
     parse_timestamp,
     verify,
 )
+from ledger.errors import LedgerError
 
 # --- the EIP's example messages, verbatim ------------------------------------------------------
 # ERC-4361 as published in ethereum/ERCs (ERCS/erc-4361.md, "Examples"): implicit scheme,

@@ -3,8 +3,8 @@
 Per tip the caller's thread (the API's event loop) does the CPU work: ``content_digest``, the
 salt (the client's, or a fresh one the service makes and returns only in the receipt), the
 commitment, the HPKE envelope of document + salt + author to the review desk
-(``ledger.desk.seal_tip``), ``received_at`` in whole seconds, and the EIP-712 ``Promise`` signed
-with the anchorer key (one ``Signer``, parsed once).
+(``ledger.desk.envelope.seal_tip``), ``received_at`` in whole seconds, and the EIP-712
+``Promise`` signed with the anchorer key (one ``Signer``, parsed once).
 
 Durability is one committer thread: every submission waiting when it wakes is written in ONE
 transaction (``SubmissionStore.accept``), and only after that transaction has committed is each
@@ -41,7 +41,7 @@ from ledger.core.commitment import (
 from ledger.core.eip712 import Signer, sign_promise
 from ledger.core.encoding import address_bytes, checksum_address, to_hex
 from ledger.core.receipt import FORMAT, PromiseInfo, Receipt
-from ledger.desk import seal_tip
+from ledger.desk.envelope import seal_tip
 from ledger.errors import LedgerError, ProtocolError, StoreError
 from ledger.store.submissions import (
     SOURCE_API,

@@ -15,12 +15,12 @@ from ledger.chain.tx_manager import bump_fee
 from ledger.core import merkle
 from ledger.core.eip712 import Signer
 from ledger.core.receipt import Receipt
-from ledger.receipts import inclusion_for, make_promise
+from ledger.log.receipts import inclusion_for, make_promise
 from ledger.store import LogStore
 from ledger.store.chain_txs import TX_FINAL, ChainCursor, TxStore
 from ledger.store.database import open_database
 from ledger.store.submissions import SOURCE_DIRECT, NewSubmission, SubmissionStore
-from ledger.verification import verify_receipt
+from ledger.verify import verify_receipt
 
 from ..chain_support import DeployedLedger
 from .conftest import Tip, accept, build_sequencer, deploy_ledger, make_tip, rpc

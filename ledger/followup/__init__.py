@@ -1,0 +1,1 @@
+"""The reporter's anonymous follow-up: secrets, and the sealed message threads."""

@@ -1,0 +1,1 @@
+"""The append lifecycle: intake (group commit), sequencer, anchoring, lease, receipts."""

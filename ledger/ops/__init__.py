@@ -1,0 +1,1 @@
+"""Running a deployment: the devchain, key files, private file writes."""
