@@ -17,34 +17,27 @@ restart forgets none.
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
-import secrets
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
-from sqlalchemy import Connection, Engine, delete, insert, select
-from sqlalchemy.exc import SQLAlchemyError
-
 from ledger.auth import siwe
 from ledger.chain.contract import TipLedgerContract, role_id
 from ledger.core.encoding import checksum_address
-from ledger.errors import AuthenticationError, PermissionDeniedError, StoreError
-from ledger.store.schema import auth_nonces, auth_sessions
+from ledger.errors import AuthenticationError, PermissionDeniedError
+from ledger.store.sessions import NONCE_SECONDS, Session, SessionStore
 
 __all__ = [
     "ADMIN_ROLE",
     "CUSTODIAN_ROLE",
     "REVIEWER_ROLE",
     "SIGN_IN_ROLES",
+    "Session",
     "Challenge",
     "RoleCheck",
-    "Session",
-    "SessionStore",
     "SignIn",
 ]
 
@@ -55,12 +48,6 @@ ADMIN_ROLE = "DEFAULT_ADMIN_ROLE"
 SIGN_IN_ROLES = (REVIEWER_ROLE, CUSTODIAN_ROLE, ADMIN_ROLE)
 
 STATEMENT = "Sign in to the TipLedger desk. This request costs nothing and sends no transaction."
-NONCE_SECONDS = 600
-TOKEN_PREFIX = "tls_"  # noqa: S105 - a marker that makes leaked tokens easy to find, not a secret
-
-
-def token_hash(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8")).digest()
 
 
 @dataclass(frozen=True)
@@ -89,88 +76,6 @@ class Challenge:
             issued_at=self.issued_at,
             expiration_time=self.expiration_time,
         )
-
-
-@dataclass(frozen=True)
-class Session:
-    address: str
-    issued_at: int
-    expires_at: int
-
-
-class SessionStore:
-    """Nonces and sessions in the database (shared by every instance of the service)."""
-
-    def __init__(self, engine: Engine, clock: Callable[[], float] = time.time) -> None:
-        self.engine = engine
-        self._clock = clock
-
-    def issue_nonce(self, seconds: int = NONCE_SECONDS) -> tuple[str, int]:
-        nonce = siwe.new_nonce()
-        now = int(self._clock())
-        with self._write() as conn:
-            conn.execute(delete(auth_nonces).where(auth_nonces.c.expires_at <= now))
-            conn.execute(insert(auth_nonces).values(nonce=nonce, expires_at=now + seconds))
-        return nonce, now + seconds
-
-    def consume_nonce(self, nonce: str) -> bool:
-        """True exactly once for an issued, unexpired nonce (a DELETE that found its row)."""
-        now = int(self._clock())
-        with self._write() as conn:
-            deleted = conn.execute(
-                delete(auth_nonces).where(
-                    auth_nonces.c.nonce == nonce, auth_nonces.c.expires_at > now
-                )
-            ).rowcount
-        return deleted == 1
-
-    def create(self, address: str, seconds: int) -> tuple[str, Session]:
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        now = int(self._clock())
-        session = Session(checksum_address(address), now, now + seconds)
-        with self._write() as conn:
-            conn.execute(delete(auth_sessions).where(auth_sessions.c.expires_at <= now))
-            conn.execute(
-                insert(auth_sessions).values(
-                    token_hash=token_hash(token),
-                    address=session.address,
-                    issued_at=session.issued_at,
-                    expires_at=session.expires_at,
-                )
-            )
-        return token, session
-
-    def get(self, token: str) -> Session | None:
-        now = int(self._clock())
-        try:
-            with self.engine.connect() as conn:
-                row = conn.execute(
-                    select(
-                        auth_sessions.c.address,
-                        auth_sessions.c.issued_at,
-                        auth_sessions.c.expires_at,
-                    ).where(auth_sessions.c.token_hash == token_hash(token))
-                ).first()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"reading the session failed: {exc.__class__.__name__}") from exc
-        if row is None or int(row.expires_at) <= now:
-            return None
-        return Session(str(row.address), int(row.issued_at), int(row.expires_at))
-
-    def revoke(self, token: str) -> bool:
-        with self._write() as conn:
-            deleted = conn.execute(
-                delete(auth_sessions).where(auth_sessions.c.token_hash == token_hash(token))
-            ).rowcount
-        return deleted == 1
-
-    @contextlib.contextmanager
-    def _write(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"the session store failed: {exc.__class__.__name__}") from exc
 
 
 class RoleCheck:
@@ -234,7 +139,7 @@ class SignIn:
         self._clock = clock
 
     def challenge(self) -> Challenge:
-        nonce, expires = self.store.issue_nonce()
+        nonce, expires = self.store.issue_nonce(siwe.new_nonce())
         now = self._clock()
         return Challenge(
             scheme=self.scheme,

@@ -9,14 +9,15 @@ nonce)`` is unique.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 
 from ledger.errors import StoreError
+from ledger.store.database import connection, transaction
 from ledger.store.schema import (
     TX_FAILED,
     TX_FINAL,
@@ -282,13 +283,8 @@ class TxStore:
             attempts=attempts,
         )
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {str(exc).splitlines()[0]}") from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, "the transaction store")
 
 
 def _opt_int(value: object) -> int | None:
@@ -303,23 +299,17 @@ class ChainCursor:
         self.key = f"cursor:{name}"
 
     def get(self, default: int) -> int:
-        try:
-            with self.engine.begin() as conn:
-                value = conn.scalar(select(meta.c.value).where(meta.c.key == self.key))
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {str(exc).splitlines()[0]}") from exc
+        with connection(self.engine, "reading the chain cursor") as conn:
+            value = conn.scalar(select(meta.c.value).where(meta.c.key == self.key))
         return default if value is None else int(value)
 
     def set(self, block: int) -> None:
-        try:
-            with self.engine.begin() as conn:
-                done = conn.execute(
-                    update(meta)
-                    .where(meta.c.key == self.key)
-                    .values(value=str(block))
-                    .returning(meta.c.key)
-                ).first()
-                if done is None:
-                    conn.execute(insert(meta).values(key=self.key, value=str(block)))
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {str(exc).splitlines()[0]}") from exc
+        with transaction(self.engine, "moving the chain cursor") as conn:
+            done = conn.execute(
+                update(meta)
+                .where(meta.c.key == self.key)
+                .values(value=str(block))
+                .returning(meta.c.key)
+            ).first()
+            if done is None:
+                conn.execute(insert(meta).values(key=self.key, value=str(block)))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 from alembic import command
@@ -114,3 +116,32 @@ def positional(conn: Connection, sql: str) -> str:
     processing costs more than the statement itself on a 65,536-row batch.
     """
     return sql if conn.dialect.paramstyle == "qmark" else sql.replace("?", "%s")
+
+
+@contextlib.contextmanager
+def transaction(engine: Engine, what: str = "the database") -> Iterator[Connection]:
+    """One write transaction; any database failure is a ``StoreError`` saying what failed."""
+    try:
+        with engine.begin() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{what} failed: {_reason(exc)}") from exc
+
+
+@contextlib.contextmanager
+def connection(engine: Engine, what: str = "reading the database") -> Iterator[Connection]:
+    """A connection for reads; any database failure is a ``StoreError`` saying what failed."""
+    try:
+        with engine.connect() as conn:
+            yield conn
+    except SQLAlchemyError as exc:
+        raise StoreError(f"{what} failed: {_reason(exc)}") from exc
+
+
+def _reason(exc: SQLAlchemyError) -> str:
+    # The first line names the driver's error; the rest is SQL and parameters, never shown.
+    return (
+        f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}"
+        if str(exc)
+        else (exc.__class__.__name__)
+    )

@@ -14,6 +14,7 @@ from sqlalchemy import Engine, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ledger.errors import ProtocolError, StoreError
+from ledger.store.database import connection
 from ledger.store.schema import follow_up_messages, follow_ups
 from ledger.store.submissions import Companions
 
@@ -61,13 +62,10 @@ class FollowUpStore:
 
     def get(self, commitment: bytes) -> FollowUpRow | None:
         t = follow_ups.c
-        try:
-            with self.read_engine.connect() as conn:
-                row = conn.execute(
-                    select(t.secret_hash, t.reporter_key).where(t.commitment == commitment)
-                ).first()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"reading the follow-up failed: {exc.__class__.__name__}") from exc
+        with connection(self.read_engine, "reading the follow-up") as conn:
+            row = conn.execute(
+                select(t.secret_hash, t.reporter_key).where(t.commitment == commitment)
+            ).first()
         if row is None:
             return None
         return FollowUpRow(commitment, str(row.secret_hash), bytes(row.reporter_key))
@@ -76,7 +74,7 @@ class FollowUpStore:
         """Those of ``commitments`` that have a follow-up."""
         wanted = list(dict.fromkeys(commitments))
         found: set[bytes] = set()
-        with self.read_engine.connect() as conn:
+        with connection(self.read_engine, "reading the follow-ups") as conn:
             for i in range(0, len(wanted), _IN_BATCH):
                 rows = conn.execute(
                     select(follow_ups.c.commitment).where(
@@ -109,15 +107,12 @@ class FollowUpStore:
 
     def messages(self, commitment: bytes) -> list[StoredMessage]:
         t = follow_up_messages.c
-        try:
-            with self.read_engine.connect() as conn:
-                rows = conn.execute(
-                    select(t.id, t.sender, t.sent_at, t.reviewer, t.to_reporter, t.to_desk)
-                    .where(t.commitment == commitment)
-                    .order_by(t.seq)
-                ).all()
-        except SQLAlchemyError as exc:
-            raise StoreError(f"reading the messages failed: {exc.__class__.__name__}") from exc
+        with connection(self.read_engine, "reading the messages") as conn:
+            rows = conn.execute(
+                select(t.id, t.sender, t.sent_at, t.reviewer, t.to_reporter, t.to_desk)
+                .where(t.commitment == commitment)
+                .order_by(t.seq)
+            ).all()
         return [
             StoredMessage(
                 id=bytes(r.id),

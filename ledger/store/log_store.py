@@ -9,16 +9,15 @@ chunks and the new size together: a crash leaves either all of an append or none
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, delete, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
 from ledger.core.merkle import HASH_SIZE
 from ledger.core.tree import MerkleTree
-from ledger.errors import ChainMismatchError, LogStateError, StoreError
-from ledger.store.database import positional
+from ledger.errors import ChainMismatchError, LogStateError
+from ledger.store.database import positional, transaction
 from ledger.store.schema import checkpoints, log_entries, log_nodes, meta
 
 NODES_PER_CHUNK = 256
@@ -261,13 +260,8 @@ class LogStore:
             if tree.level_bytes(level) != rebuilt.level_bytes(level):
                 raise LogStateError(f"stored subtree hashes at level {level} do not match entries")
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self._engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(f"database error: {str(exc).splitlines()[0]}") from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self._engine, "the log store")
 
 
 def _checkpoint(row: object) -> StoredCheckpoint:

@@ -14,9 +14,8 @@ from typing import Any
 
 import orjson
 from sqlalchemy import Engine, insert, select, update
-from sqlalchemy.exc import SQLAlchemyError
 
-from ledger.errors import StoreError
+from ledger.store.database import connection, transaction
 from ledger.store.schema import meta
 
 __all__ = ["HEARTBEAT_SECONDS", "STALE_SECONDS", "publish", "read"]
@@ -36,24 +35,16 @@ def publish(engine: Engine, report: dict[str, Any]) -> None:
         report["last_error"] = report["last_error"][: max(0, spare)] + "…"
         value = orjson.dumps(report).decode()
     value = value[:_VALUE_SIZE]
-    try:
-        with engine.begin() as conn:
-            done = conn.execute(update(meta).where(meta.c.key == KEY).values(value=value)).rowcount
-            if not done:
-                conn.execute(insert(meta).values(key=KEY, value=value))
-    except SQLAlchemyError as exc:
-        raise StoreError(
-            f"publishing the sequencer's state failed: {exc.__class__.__name__}"
-        ) from exc
+    with transaction(engine, "publishing the sequencer's state") as conn:
+        done = conn.execute(update(meta).where(meta.c.key == KEY).values(value=value)).rowcount
+        if not done:
+            conn.execute(insert(meta).values(key=KEY, value=value))
 
 
 def read(engine: Engine) -> dict[str, Any] | None:
     """The last report, with ``stale`` set when the sequencer has stopped reporting."""
-    try:
-        with engine.connect() as conn:
-            value = conn.scalar(select(meta.c.value).where(meta.c.key == KEY))
-    except SQLAlchemyError as exc:
-        raise StoreError(f"reading the sequencer's state failed: {exc.__class__.__name__}") from exc
+    with connection(engine, "reading the sequencer's state") as conn:
+        value = conn.scalar(select(meta.c.value).where(meta.c.key == KEY))
     if value is None:
         return None
     try:

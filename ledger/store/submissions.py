@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, Table, func, insert, select
 from sqlalchemy.dialects import postgresql, sqlite
 
-from ledger.store.database import positional
+from ledger.store.database import connection, positional
 from ledger.store.log_store import Appended, LogStore
 from ledger.store.schema import SOURCE_API, SOURCE_DIRECT, submissions
 
@@ -195,11 +195,11 @@ class SubmissionStore:
         return found
 
     def get(self, commitment: bytes) -> Submission | None:
-        with self.log.engine.connect() as conn:
+        with connection(self.log.engine, "reading the submissions") as conn:
             return self._get_many(conn, [commitment]).get(commitment)
 
     def pending_count(self) -> int:
-        with self.log.engine.connect() as conn:
+        with connection(self.log.engine, "reading the submissions") as conn:
             count = conn.scalar(
                 select(func.count())
                 .select_from(submissions)
@@ -209,7 +209,7 @@ class SubmissionStore:
 
     def oldest_pending(self) -> int | None:
         """``received_at`` of the oldest submission not yet in the log (for maxMergeDelay)."""
-        with self.log.engine.connect() as conn:
+        with connection(self.log.engine, "reading the submissions") as conn:
             value = conn.scalar(
                 select(func.min(submissions.c.received_at)).where(
                     submissions.c.leaf_index.is_(None)

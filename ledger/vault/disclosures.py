@@ -26,7 +26,7 @@ from ledger.core.eip712 import disclosure_digest, recover_disclosure_signer
 from ledger.core.encoding import checksum_address, to_hex
 from ledger.core.errors import SignatureError
 from ledger.vault.digests import check_purpose, purpose_digest, request_digest
-from ledger.vault.disclosure_store import (
+from ledger.store.disclosures import (
     OPEN_STATES,
     RECORDED,
     SUPERSEDED,
@@ -50,7 +50,7 @@ from ledger.vault.records import (
     key_id,
     resealed_share_index,
 )
-from ledger.vault.store import Custodian, CustodianSet, StoredRecord, VaultStore
+from ledger.store.vault import Custodian, CustodianSet, StoredRecord, VaultStore
 
 __all__ = ["MAX_REASON_CHARS", "Disclosures", "investigator_key"]
 

@@ -32,8 +32,8 @@ from ledger.vault.records import (
     RecordKind,
     resealed_share_index,
 )
-from ledger.vault.rotation_store import OPEN, Contribution, Rotation, RotationStore
-from ledger.vault.store import Custodian, CustodianSet, VaultStore
+from ledger.store.rotations import OPEN, Contribution, Rotation, RotationStore
+from ledger.store.vault import Custodian, CustodianSet, VaultStore
 
 __all__ = ["Rotations"]
 

@@ -39,7 +39,7 @@ from ledger.vault.errors import (
 from ledger.vault.onchain import VaultChain
 from ledger.vault.records import IdentityRecord, RecordKind, seal_identity
 from ledger.vault.rotations import Rotations
-from ledger.vault.store import CustodianSet, StoredRecord, VaultStore, record_rows
+from ledger.store.vault import CustodianSet, StoredRecord, VaultStore, record_rows
 
 __all__ = ["MAX_NAME_CHARS", "PreparedIdentity", "VaultService", "parse_kind"]
 

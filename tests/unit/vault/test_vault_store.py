@@ -13,7 +13,7 @@ from ledger.store.submissions import NewSubmission, SubmissionStore
 from ledger.vault.custodian_keys import CustodianKey
 from ledger.vault.errors import UnknownVaultItemError, VaultConflictError
 from ledger.vault.records import RecordKind, combine, seal_identity
-from ledger.vault.store import VaultStore, record_rows
+from ledger.store.vault import VaultStore, record_rows
 
 SIGNATURE = b"\x01" * 65
 

@@ -8,7 +8,7 @@ import threading
 import pytest
 from vault_store_support import StoredVault
 
-from ledger.vault.disclosure_store import (
+from ledger.store.disclosures import (
     APPROVED,
     DECLINED,
     PENDING,

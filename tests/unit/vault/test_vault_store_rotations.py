@@ -10,7 +10,7 @@ from sqlalchemy import select
 from vault_store_support import StoredVault
 
 from ledger.store.schema import vault_rotation_shares, vault_shares
-from ledger.vault.disclosure_store import (
+from ledger.store.disclosures import (
     APPROVED,
     PENDING,
     RECORDED,
@@ -20,7 +20,7 @@ from ledger.vault.disclosure_store import (
 )
 from ledger.vault.errors import ShareError, UnknownVaultItemError, VaultConflictError
 from ledger.vault.records import RecordKind, combine, reshare
-from ledger.vault.rotation_store import CANCELLED, DONE, OPEN, Contribution, RotationStore
+from ledger.store.rotations import CANCELLED, DONE, OPEN, Contribution, RotationStore
 
 
 def _start(v: StoredVault, to_set_id: int) -> int:

@@ -8,7 +8,7 @@ from sqlalchemy import Engine
 
 from ledger.vault.custodian_keys import CustodianKey
 from ledger.vault.records import IdentityRecord, RecordKind, seal_identity
-from ledger.vault.store import CustodianSet, VaultStore
+from ledger.store.vault import CustodianSet, VaultStore
 
 
 @dataclass

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import Engine
 
 from ledger.errors import LeaseLostError
-from ledger.log.lease import Lease
+from ledger.store.lease import Lease
 from ledger.store.database import open_database
 
 

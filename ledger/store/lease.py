@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 
 from sqlalchemy import Connection, Double, Engine, case, cast, func, literal, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.sql.elements import ColumnElement
 
 from ledger.errors import LeaseLostError, StoreError
+from ledger.store.database import transaction
 from ledger.store.schema import leases
 
 __all__ = ["Lease", "db_now"]
@@ -148,15 +148,8 @@ class Lease:
                 f"this instance ({self.holder[:8]}) no longer holds the {self.name} lease"
             )
 
-    @contextmanager
-    def _begin(self) -> Iterator[Connection]:
-        try:
-            with self.engine.begin() as conn:
-                yield conn
-        except SQLAlchemyError as exc:
-            raise StoreError(
-                f"database error on the {self.name} lease: {str(exc).splitlines()[0]}"
-            ) from exc
+    def _begin(self) -> AbstractContextManager[Connection]:
+        return transaction(self.engine, f"the {self.name} lease")
 
     def __repr__(self) -> str:
         return f"Lease({self.name!r}, holder={self.holder[:8]}, {self.seconds:g} s)"

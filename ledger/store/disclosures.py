@@ -21,8 +21,8 @@ from sqlalchemy import Connection, Engine, Row, delete, func, insert, select, up
 
 from ledger.core.encoding import to_hex
 from ledger.store.schema import vault_decisions, vault_requests, vault_resealed_shares
+from ledger.store.vault import read, write
 from ledger.vault.errors import UnknownVaultItemError, VaultConflictError
-from ledger.vault.store import read, write
 
 __all__ = [
     "APPROVED",

@@ -1,7 +1,7 @@
 """The identity vault's tables over an ``Engine``: custodians, custodian sets, identity records.
 
-Disclosure requests live in ``ledger.vault.disclosure_store`` and rotations in
-``ledger.vault.rotation_store``; all three share the transaction helpers here. What is stored
+Disclosure requests live in ``ledger.store.disclosures`` and rotations in
+``ledger.store.rotations``; all three share the transaction helpers here. What is stored
 is public-key material, ciphertexts and sealed shares: never K, never an identity.
 
 A custodian set is immutable: configuring a kind again adds a new version, which seals every
@@ -21,16 +21,18 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
 from sqlalchemy import Connection, Engine, Row, func, insert, select, update
-from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.sql.schema import Table
 
 from ledger.core.encoding import checksum_address, to_hex
 from ledger.errors import StoreError
+from ledger.store.database import connection, transaction
 from ledger.store.schema import (
     submissions,
     vault_custodian_sets,
@@ -65,23 +67,16 @@ Rows = list[tuple[Table, Mapping[str, Any]]]
 def write(engine: Engine, conflict: str | None = None) -> Iterator[Connection]:
     """One write transaction; a constraint violation is ``VaultConflictError(conflict)``."""
     try:
-        with engine.begin() as conn:
+        with transaction(engine, "the vault store") as conn:
             yield conn
-    except IntegrityError as exc:
-        if conflict is None:
-            raise StoreError(f"the vault store refused a write: {exc.orig}") from exc
-        raise VaultConflictError(conflict) from exc
-    except SQLAlchemyError as exc:
-        raise StoreError(f"the vault store failed: {exc.__class__.__name__}") from exc
+    except StoreError as exc:
+        if conflict is not None and isinstance(exc.__cause__, IntegrityError):
+            raise VaultConflictError(conflict) from exc.__cause__
+        raise
 
 
-@contextlib.contextmanager
-def read(engine: Engine) -> Iterator[Connection]:
-    try:
-        with engine.connect() as conn:
-            yield conn
-    except SQLAlchemyError as exc:
-        raise StoreError(f"reading the vault store failed: {exc.__class__.__name__}") from exc
+def read(engine: Engine) -> AbstractContextManager[Connection]:
+    return connection(engine, "reading the vault store")
 
 
 @dataclass(frozen=True)

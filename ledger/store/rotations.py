@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import Engine, Row, delete, insert, select, update
 
 from ledger.core.encoding import to_hex
+from ledger.store.disclosures import supersede
 from ledger.store.schema import (
     vault_records,
     vault_rotation_records,
@@ -25,10 +26,9 @@ from ledger.store.schema import (
     vault_rotations,
     vault_shares,
 )
-from ledger.vault.disclosure_store import supersede
+from ledger.store.vault import read, share_row, write
 from ledger.vault.errors import UnknownVaultItemError, VaultConflictError
 from ledger.vault.records import IdentityRecord, RecordKind
-from ledger.vault.store import read, share_row, write
 
 __all__ = ["CANCELLED", "DONE", "OPEN", "Contribution", "Rotation", "RotationStore"]
 
