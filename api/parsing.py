@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -16,12 +15,12 @@ import orjson
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ledger.core.commitment import SALT_SIZE
-from ledger.core.encoding import address_bytes, from_hex, to_hex
+from ledger.core.encoding import address_bytes, from_hex
+from ledger.core.identity import MAX_IDENTITY_SIZE, RecordKind
+from ledger.core.tip import Attachment, build_tip_document
 from ledger.errors import ProtocolError
 
-TIP_FORMAT = "tipledger-tip/1"
 MAX_PARTS = 256
-MAX_NAME = 255
 
 
 def b64_field(name: str, value: object, *, allow_empty: bool = False) -> bytes:
@@ -166,15 +165,12 @@ def tip_from_parts(parts: Sequence[Part]) -> tuple[bytes, bytes | None, bytes | 
 
     Parts: ``document`` (the tip's text, UTF-8; once), ``files`` (attachments, any number, each
     with a file name), ``salt`` and ``author`` (optional, as in the JSON form). The document is
-    UTF-8 JSON with sorted keys and no whitespace, so the same parts always give the same bytes::
-
-        {"attachments":[{"name":…,"sha256":"0x…","size":…,"type":…},…],
-         "format":"tipledger-tip/1","text":…}
+    "tipledger-tip/1" (``ledger.core.tip``), so the same parts always give the same bytes.
     """
     text: str | None = None
     salt: bytes | None = None
     author: bytes | None = None
-    attachments: list[dict[str, Any]] = []
+    attachments: list[Attachment] = []
     for part in parts:
         if part.name == "document":
             if text is not None:
@@ -189,16 +185,7 @@ def tip_from_parts(parts: Sequence[Part]) -> tuple[bytes, bytes | None, bytes | 
         elif part.name == "files":
             if not part.filename:
                 raise ProtocolError("multipart field 'files': every attachment needs a file name")
-            if len(part.filename) > MAX_NAME:
-                raise ProtocolError(f"attachment file name longer than {MAX_NAME} characters")
-            attachments.append(
-                {
-                    "name": part.filename,
-                    "sha256": to_hex(hashlib.sha256(part.data).digest()),
-                    "size": len(part.data),
-                    "type": part.content_type or "application/octet-stream",
-                }
-            )
+            attachments.append(Attachment.of(part.filename, part.data, part.content_type))
         elif part.name == "salt":
             salt = salt_field(_part_text(part))
         elif part.name == "author":
@@ -210,18 +197,11 @@ def tip_from_parts(parts: Sequence[Part]) -> tuple[bytes, bytes | None, bytes | 
             )
     if text is None:
         raise ProtocolError("multipart field 'document' (the tip's text) is required")
-    if not text and not attachments:
-        raise ProtocolError("the tip is empty: no text and no attachment")
-    document = orjson.dumps(
-        {"attachments": attachments, "format": TIP_FORMAT, "text": text},
-        option=orjson.OPT_SORT_KEYS,
-    )
-    return document, salt, author
+    return build_tip_document(text, attachments), salt, author
 
 
 # --- what a reporter may ask for beside the tip -----------------------------------------------
 
-MAX_IDENTITY_BYTES = 64 * 1024
 _TRUE = ("true", "1", "on", "yes")
 _FALSE = ("false", "0", "off", "no", "")
 
@@ -262,12 +242,12 @@ def identity_field(value: object) -> bytes | None:
         data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except TypeError as exc:  # e.g. an integer beyond 64 bits
         raise ProtocolError(f"field 'identity': {exc}") from None
-    if len(data) > MAX_IDENTITY_BYTES:
-        raise ProtocolError(f"field 'identity': larger than {MAX_IDENTITY_BYTES} bytes")
+    if len(data) > MAX_IDENTITY_SIZE:
+        raise ProtocolError(f"field 'identity': larger than {MAX_IDENTITY_SIZE} bytes")
     return data
 
 
-IDENTITY_KINDS = ("reporter", "witness")
+IDENTITY_KINDS = tuple(kind.value for kind in RecordKind)
 
 
 def identity_kind(value: object) -> str:

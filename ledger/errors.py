@@ -7,11 +7,14 @@ API maps these to HTTP statuses and the CLI to one line and an exit code; nothin
 from __future__ import annotations
 
 from ledger.core.errors import (
+    ConfigError,
+    EnvelopeError,
     LedgerError,
     ProofError,
     ProtocolError,
     ReceiptError,
     SignatureError,
+    UnusableKeyError,
 )
 
 __all__ = [
@@ -36,11 +39,8 @@ __all__ = [
     "ReceiptError",
     "SignatureError",
     "StoreError",
+    "UnusableKeyError",
 ]
-
-
-class ConfigError(LedgerError):
-    """Missing or invalid configuration: data directory, keys, deployment file."""
 
 
 class CompileError(LedgerError):
@@ -70,10 +70,6 @@ class DeploymentError(ChainError):
 
 class ChainMismatchError(ChainError):
     """The chain's anchored history does not match the local log: refusing to anchor."""
-
-
-class EnvelopeError(LedgerError):
-    """A sealed tip that cannot be opened: wrong desk key, tampered, or not for this commitment."""
 
 
 class NotAnchoredError(ProofError):

@@ -31,7 +31,6 @@ from ledger.audit.history import ChainHistory
 from ledger.audit.sources import EntrySource
 from ledger.audit.timeline import (
     DAY,
-    STATUS_NAMES,
     DeadlineTracker,
     OverdueList,
     ReviewIndex,
@@ -39,6 +38,7 @@ from ledger.audit.timeline import (
     review_timelines,
 )
 from ledger.chain.contract import TipLedgerContract
+from ledger.core.names import STATUS_LABELS, status_label
 
 __all__ = ["AuditOptions", "AuditResult", "NoProgress", "Progress", "audit_log", "run_audit"]
 
@@ -154,11 +154,11 @@ def audit_log(
     )
     violations += found
     timelines = review_timelines(reviews, scan.index_of, anchors)
-    outcomes: Counter[str] = Counter({name: 0 for name in STATUS_NAMES.values()})
+    outcomes: Counter[str] = Counter({label: 0 for label in STATUS_LABELS.values()})
     reviewed_in_log = 0
     for c, status in reviews.latest_status.items():
         if c in scan.index_of:
-            outcomes[STATUS_NAMES.get(status, str(status))] += 1
+            outcomes[status_label(status)] += 1
             reviewed_in_log += 1
     outcome_counts = {"never reviewed": tree.size - reviewed_in_log, **outcomes}
     timings["checks"] = time.perf_counter() - t

@@ -2,7 +2,8 @@
 
 A tip's clock starts when the first checkpoint covering its entry was anchored (the anchoring
 block's time). Its first review is its first ``ReviewRecorded`` event (any status), its outcome
-the first with a final status: 2 substantiated, 3 unsubstantiated, 4 referred, 5 closed. A tip
+the first with a final status: 2 substantiated, 3 unsubstantiated, 4 referred, 5 closed
+(``ledger.core.names``; reports show a status by its label, "under review" for 1). A tip
 is past a deadline if that event came later than anchor time + the limit, or has not come and
 the latest block is past it (EU directive 2019/1937: acknowledge within 7 days, give feedback
 within 3 months).
@@ -24,11 +25,11 @@ from datetime import UTC, datetime
 from ledger.chain.contract import AnchoredEvent, DirectCommitmentEvent, ReviewEvent
 from ledger.core.encoding import to_hex
 from ledger.core.merkle import HASH_SIZE
+from ledger.core.names import OUTCOME_STATUSES, status_label
 
 __all__ = [
     "DAY",
     "OUTCOME_STATUSES",
-    "STATUS_NAMES",
     "DeadlineTracker",
     "Overdue",
     "OverdueList",
@@ -41,14 +42,6 @@ __all__ = [
 ]
 
 DAY = 86_400
-STATUS_NAMES = {
-    1: "under review",
-    2: "substantiated",
-    3: "unsubstantiated",
-    4: "referred",
-    5: "closed",
-}
-OUTCOME_STATUSES = frozenset({2, 3, 4, 5})
 
 
 class ReviewIndex:
@@ -195,7 +188,7 @@ class TipTimeline:
             "first_review_at": self.first_review_at,
             "outcome_at": self.outcome_at,
             "status": self.status,
-            "status_name": STATUS_NAMES.get(self.status, str(self.status)),
+            "status_name": status_label(self.status),
             "to_first_review": self.first_review_at - self.anchored_at,
             "to_outcome": None if self.outcome_at is None else self.outcome_at - self.anchored_at,
         }

@@ -67,13 +67,12 @@ class ChainQuery:
     received_at: int | None
 
 
-@dataclass(frozen=True, slots=True)
-class OfflineVerdict:
-    """Result of ``verify_offline``: the offline checks and the chain's part still to do."""
+class _Checks:
+    """What every verdict answers from its receipt and its checks."""
 
+    __slots__ = ()
     receipt: Receipt
     checks: tuple[Check, ...]
-    query: ChainQuery
 
     @property
     def pending(self) -> bool:
@@ -82,23 +81,32 @@ class OfflineVerdict:
 
     @property
     def ok(self) -> bool:
-        """Every offline check passed and the receipt is anchored."""
+        """Every check passed and the receipt is anchored (offline: steps 1-3; in full: 1-5)."""
         return not self.pending and all(c.ok for c in self.checks)
 
     @property
     def failures(self) -> tuple[Check, ...]:
         return tuple(c for c in self.checks if not c.ok)
 
-    @property
-    def document_checked(self) -> bool:
-        return any(c.name == CONTENT_DIGEST for c in self.checks)
-
     def check(self, name: str) -> Check | None:
         return next((c for c in self.checks if c.name == name), None)
 
 
 @dataclass(frozen=True, slots=True)
-class Verdict:
+class OfflineVerdict(_Checks):
+    """Result of ``verify_offline``: the offline checks and the chain's part still to do."""
+
+    receipt: Receipt
+    checks: tuple[Check, ...]
+    query: ChainQuery
+
+    @property
+    def document_checked(self) -> bool:
+        return any(c.name == CONTENT_DIGEST for c in self.checks)
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict(_Checks):
     """The full verdict: offline and chain checks, operator warnings, and what was not checked."""
 
     receipt: Receipt
@@ -108,27 +116,10 @@ class Verdict:
     document_checked: bool
 
     @property
-    def pending(self) -> bool:
-        """True when the receipt carries no inclusion yet (not yet anchored)."""
-        return self.receipt.inclusion is None
-
-    @property
-    def ok(self) -> bool:
-        """Every check passed and the receipt is anchored: steps 1-4 (and 5) hold."""
-        return not self.pending and all(c.ok for c in self.checks)
-
-    @property
-    def failures(self) -> tuple[Check, ...]:
-        return tuple(c for c in self.checks if not c.ok)
-
-    @property
     def proven_time(self) -> int | None:
         """``block_timestamp`` when ok: the tip existed, as committed, no later than this."""
         inclusion = self.receipt.inclusion
         return inclusion.block_timestamp if self.ok and inclusion is not None else None
-
-    def check(self, name: str) -> Check | None:
-        return next((c for c in self.checks if c.name == name), None)
 
     def summary(self) -> str:
         """One line: VALID, INVALID or PENDING, and the essentials."""

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from ledger.config import Settings
+from ledger.core.hpke import public_bytes
 from ledger.errors import ConfigError
 from ledger.ops.files import write_private
 
@@ -75,7 +76,8 @@ def load_private_key(path: Path, passphrase: str) -> X25519PrivateKey:
 
 def public_key_to_text(public_key: X25519PublicKey) -> str:
     """``tipledger-desk-x25519:`` + the raw key in base64url without padding (43 characters)."""
-    return PUBLIC_KEY_PREFIX + base64.urlsafe_b64encode(_raw(public_key)).decode().rstrip("=")
+    encoded = base64.urlsafe_b64encode(public_bytes(public_key)).decode()
+    return PUBLIC_KEY_PREFIX + encoded.rstrip("=")
 
 
 def public_key_from_text(text: str) -> X25519PublicKey:
@@ -136,7 +138,3 @@ def configured_public_key(settings: Settings) -> X25519PublicKey | None:
 
 def _preview(text: str) -> str:
     return repr(text if len(text) <= 40 else text[:37] + "...")
-
-
-def _raw(public_key: X25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)

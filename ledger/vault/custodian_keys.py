@@ -57,6 +57,7 @@ from eth_account.signers.local import LocalAccount
 from ledger.core.eip712 import sign_disclosure
 from ledger.core.encoding import address_bytes, checksum_address, from_hex, to_hex
 from ledger.core.errors import ProtocolError
+from ledger.core.hpke import public_bytes
 from ledger.ops.files import write_private
 from ledger.vault.errors import CustodianKeyError, RecordError, WrongPassphraseError
 from ledger.vault.records import CustodianPublicKey, SealedShare, Share, key_id, open_share
@@ -126,7 +127,7 @@ class CustodianPublicInfo:
         return {
             "format": PUBLIC_FORMAT,
             "key_id": self.key_id,
-            "x25519_public": to_hex(_raw_public(self.x25519_public)),
+            "x25519_public": to_hex(public_bytes(self.x25519_public)),
             "address": self.address,
         }
 
@@ -264,7 +265,7 @@ def encrypt_key_file(
     nonce = secrets.token_bytes(_NONCE_SIZE)
     wrap = _wrapping_key(_passphrase_bytes(passphrase), salt, scrypt_n, SCRYPT_R, SCRYPT_P)
     plaintext = _raw_private(key.x25519_private) + bytes(key.eth_account.key)
-    public = _raw_public(key.x25519_public)
+    public = public_bytes(key.x25519_public)
     ciphertext = AESGCM(wrap).encrypt(nonce, plaintext, _aad(public, key.address))
     return {
         "format": KEY_FILE_FORMAT,
@@ -329,7 +330,7 @@ def decrypt_key_file(
     except (ValueError, TypeError) as exc:
         raise CustodianKeyError(f"{source} holds an invalid Ethereum key: {exc}") from None
     key = CustodianKey(x25519, account)
-    if _raw_public(key.x25519_public) != public or address_bytes(key.address) != address_raw:
+    if public_bytes(key.x25519_public) != public or address_bytes(key.address) != address_raw:
         raise CustodianKeyError(f"{source}: the keys inside do not match its public fields")
     if data.get("key_id") != key.key_id:
         raise CustodianKeyError(f"{source}: key_id {data.get('key_id')!r} is not {key.key_id}")
@@ -421,10 +422,6 @@ def _address_raw(address: str) -> bytes:
         return address_bytes(address)
     except ProtocolError as exc:
         raise CustodianKeyError(f"address: {exc}") from None
-
-
-def _raw_public(public_key: X25519PublicKey) -> bytes:
-    return public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def _raw_private(private_key: X25519PrivateKey) -> bytes:

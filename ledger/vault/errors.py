@@ -13,11 +13,14 @@ LedgerError
     VaultConflictError      not now: a duplicate, or the wrong stage of a workflow (409)
       NoCustodianSetError   the record kind has no custodian set configured (409)
       DisclosureNotRecordedError  no recordDisclosure on chain yet: shares are withheld (409)
+
+``VaultError``, ``RecordError`` and ``ShareError`` are defined in ``ledger.core.errors`` (the
+identity record format raises them) and re-exported here.
 """
 
 from __future__ import annotations
 
-from ledger.core.errors import LedgerError
+from ledger.core.errors import RecordError, ShareError, VaultError
 
 __all__ = [
     "ApprovalError",
@@ -33,23 +36,6 @@ __all__ = [
     "VaultError",
     "WrongPassphraseError",
 ]
-
-
-class VaultError(LedgerError):
-    """Base of every identity-vault error."""
-
-
-class RecordError(VaultError):
-    """A malformed identity record or sealed share, or invalid sealing parameters."""
-
-
-class ShareError(VaultError):
-    """A share that does not open, belongs elsewhere, or shares that do not decrypt the record.
-
-    Raised for a sealed share opened with the wrong key, altered, or moved to another record,
-    index or epoch; for duplicate or too few shares; and when the combined key fails the
-    record's AES-GCM tag (a wrong or tampered share, or an altered ciphertext).
-    """
 
 
 class CustodianKeyError(VaultError):

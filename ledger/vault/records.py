@@ -4,43 +4,9 @@ This is DESIGN.md 'Identity vault', to the letter. The server stores an ``Identi
 ciphertext and the sealed shares) and nothing else: no single custodian, and not the server, can
 read the identity; any ``threshold`` custodians together can.
 
-Wire format, version 1. Sizes in bytes, integers unsigned big-endian, ``||`` concatenation::
-
-    K             = 16 bytes from the OS CSPRNG, fresh for every record and every rotation
-    data key      = HKDF-SHA256(IKM = K, salt = none, info = "tipledger/v1/identity", L = 32)
-    nonce         = 12 random bytes, stored in the record
-    ciphertext    = AES-256-GCM(data key, nonce, identity JSON, aad = record_id)   (len + 16)
-    shares        = Shamir.split(threshold, n, K): PyCryptodome, GF(2^128), ssss=False;
-                    share i is (index i, 16-byte value), indices 1..n in the custodians' order
-    sealed share  = enc (32) || ct (32)                                            = 64 bytes
-                    HPKE seal of the 16-byte share value to custodian i's X25519 key, with
-    share info    = "tipledger/v1/share" (18) || record_id (32) || epoch (4) || index (1)
-                    || custodian key_id (8)                                        = 63 bytes
-
-    resealed share = version 0x01 (1) || index (1) || epoch (4) || enc (32) || ct (32)  = 70 bytes
-                    HPKE seal of the same 16-byte share value to the investigator's X25519 key,
-    reseal info   = "tipledger/v1/reseal" (19) || record_id (32) || epoch (4) || index (1)
-                    || request_digest (32) || investigator key_id (8)               = 96 bytes
-
-- HPKE is RFC 9180 base mode, single shot, suite DHKEM(X25519, HKDF-SHA256), HKDF-SHA256,
-  AES-256-GCM (ids 0x0020, 0x0001, 0x0002), from ``cryptography.hazmat.primitives.hpke``, the
-  review desk's suite. The library's single-shot API takes no AAD; what a share is bound to goes
-  into ``info``, which enters the key schedule (RFC 9180 section 8.1), so a sealed share opened
-  under any other record id, epoch, index or key id fails authentication.
-- HKDF "salt = none" is RFC 5869's default, HashLen zero bytes; HMAC pads its key with zeros, so
-  this equals an empty salt. ``cryptography``'s ``HKDF(salt=None)``.
-- ``record_id`` is 32 bytes from the CSPRNG, derived from nothing: it is published on chain by
-  ``recordDisclosure`` and must not link to the tip, the identity or the kind.
-- ``key_id`` is the first 8 bytes of SHA-256 over a raw 32-byte X25519 public key; in JSON and
-  in the API it is those 8 bytes as 16 lowercase hex digits (as the review desk's key id).
-- ``epoch`` counts rotations: 0 when sealed, +1 on each ``reshare``. A rotation keeps the record
-  id (the tip and the on-chain disclosures keep pointing at one record) and re-encrypts under a
-  fresh K, so shares of an earlier epoch are refused by name, and if relabelled fail the tag.
-- The identity JSON is the caller's bytes as given, or for a dict its compact, key-sorted UTF-8
-  JSON. It must be a JSON object of at most 64 KiB.
-- ``kind`` and ``threshold`` are stored in clear and not authenticated. Neither can leak
-  anything: the shares are sealed to the record's own custodian keys whatever the label says, and
-  a false threshold only makes ``combine`` refuse (too few shares fail the GCM tag).
+The format (layout, sizes, ``info`` strings, the JSON form, the 64 KiB limit) is
+``ledger.core.identity``, frozen, and re-exported here; this module seals, opens, re-seals,
+combines and rotates records in it.
 
 A disclosure, crypto side: each custodian opens its sealed share on its own machine
 (``open_share``), and only after the on-chain ``recordDisclosure`` re-seals it to the
@@ -54,25 +20,54 @@ bytes).
 
 from __future__ import annotations
 
-import enum
-import hashlib
-import json
-import re
 import secrets
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from Crypto.Protocol.SecretSharing import Shamir
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.hpke import AEAD, KDF, KEM, Suite
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from ledger.core.encoding import from_hex, to_hex
-from ledger.core.errors import ProtocolError
+from ledger.core import hpke
+from ledger.core.encoding import to_hex
+from ledger.core.errors import UnusableKeyError
+from ledger.core.hpke import SUITE, key_id, key_id_bytes
+from ledger.core.identity import (
+    DATA_KEY_INFO,
+    EPOCH_SIZE,
+    KEY_ID_SIZE,
+    MAX_CUSTODIANS,
+    MAX_EPOCH,
+    MAX_IDENTITY_SIZE,
+    NONCE_SIZE,
+    RECORD_FORMAT,
+    RECORD_ID_SIZE,
+    REQUEST_DIGEST_SIZE,
+    RESEAL_HEADER_SIZE,
+    RESEAL_INFO_TAG,
+    RESEAL_VERSION,
+    RESEALED_SHARE_SIZE,
+    SEALED_SHARE_SIZE,
+    SECRET_SIZE,
+    SHARE_INFO_TAG,
+    IdentityRecord,
+    RecordKind,
+    SealedShare,
+    Share,
+    check_record_id,
+    check_threshold,
+    data_key,
+    identity_bytes,
+    no_duplicates,
+    record_kind,
+    reseal_header,
+    reseal_info,
+    resealed_share_header,
+    resealed_share_index,
+    share_info,
+)
 from ledger.vault.errors import RecordError, ShareError
 
 __all__ = [
@@ -111,54 +106,8 @@ __all__ = [
     "share_info",
 ]
 
-SUITE = Suite(KEM.X25519, KDF.HKDF_SHA256, AEAD.AES_256_GCM)
-
-DATA_KEY_INFO = b"tipledger/v1/identity"
-SHARE_INFO_TAG = b"tipledger/v1/share"
-RESEAL_INFO_TAG = b"tipledger/v1/reseal"
-RECORD_FORMAT = "tipledger-identity-record/1"
-RESEAL_VERSION = 1
-
-SECRET_SIZE = 16  # K, and each Shamir share value
-DATA_KEY_SIZE = 32
-NONCE_SIZE = 12
-RECORD_ID_SIZE = 32
-REQUEST_DIGEST_SIZE = 32
-KEY_ID_SIZE = 8
-EPOCH_SIZE = 4
-MAX_EPOCH = 2 ** (8 * EPOCH_SIZE) - 1
-MAX_CUSTODIANS = 255  # share indices are one byte, 1..255
-MAX_IDENTITY_SIZE = 64 * 1024
-
-_ENC_SIZE = 32  # KEM.X25519.enc_length()
-_TAG_SIZE = 16
-SEALED_SHARE_SIZE = _ENC_SIZE + SECRET_SIZE + _TAG_SIZE
-_RESEAL_HEADER_SIZE = 1 + 1 + EPOCH_SIZE
-RESEALED_SHARE_SIZE = _RESEAL_HEADER_SIZE + SEALED_SHARE_SIZE
-_MIN_CIPHERTEXT = len(b"{}") + _TAG_SIZE
-_MAX_CIPHERTEXT = MAX_IDENTITY_SIZE + _TAG_SIZE
-_KEY_ID_HEX = re.compile(f"[0-9a-f]{{{2 * KEY_ID_SIZE}}}")
-
-
-class RecordKind(enum.StrEnum):
-    """Reporter and witness identities are separate kinds, each with its own custodian set."""
-
-    REPORTER = "reporter"
-    WITNESS = "witness"
-
 
 # --- keys ------------------------------------------------------------------------------------
-
-
-def key_id_bytes(public_key: X25519PublicKey) -> bytes:
-    """The first 8 bytes of SHA-256 over the raw 32-byte X25519 public key."""
-    raw = public_key.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
-    return hashlib.sha256(raw).digest()[:KEY_ID_SIZE]
-
-
-def key_id(public_key: X25519PublicKey) -> str:
-    """``key_id_bytes`` as 16 lowercase hex digits, the form used in JSON and in the API."""
-    return key_id_bytes(public_key).hex()
 
 
 @dataclass(frozen=True, eq=False)
@@ -195,180 +144,13 @@ class CustodianPublicKey:
     @property
     def raw(self) -> bytes:
         """The raw 32-byte public key."""
-        return self.x25519_public.public_bytes(
-            serialization.Encoding.Raw, serialization.PublicFormat.Raw
-        )
+        return hpke.public_bytes(self.x25519_public)
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, CustodianPublicKey) and self.raw == other.raw
 
     def __hash__(self) -> int:
         return hash(self.raw)
-
-
-# --- records ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class SealedShare:
-    """One custodian's share of K, HPKE-sealed to that custodian's X25519 key (module doc)."""
-
-    index: int
-    custodian_key_id: str
-    epoch: int
-    sealed: bytes  # enc (32) || ct (32)
-
-    def __post_init__(self) -> None:
-        _check_index(self.index, RecordError)
-        _check_key_id(self.custodian_key_id, "custodian_key_id")
-        _check_epoch(self.epoch, RecordError)
-        if not isinstance(self.sealed, bytes) or len(self.sealed) != SEALED_SHARE_SIZE:
-            raise RecordError(
-                f"a sealed share is {SEALED_SHARE_SIZE} bytes, got {_size_of(self.sealed)}"
-            )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form: ``{"index", "custodian_key_id", "epoch", "sealed": "0x…"}``."""
-        return {
-            "index": self.index,
-            "custodian_key_id": self.custodian_key_id,
-            "epoch": self.epoch,
-            "sealed": to_hex(self.sealed),
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> SealedShare:
-        """Parse ``to_dict``'s form; ``RecordError`` names what is wrong."""
-        fields = _fields(data, "a sealed share", ("index", "custodian_key_id", "epoch", "sealed"))
-        return cls(
-            index=_json_int(fields["index"], "index"),
-            custodian_key_id=fields["custodian_key_id"],
-            epoch=_json_int(fields["epoch"], "epoch"),
-            sealed=_json_hex(fields["sealed"], "sealed", SEALED_SHARE_SIZE),
-        )
-
-
-@dataclass(frozen=True)
-class IdentityRecord:
-    """What the server stores for one identity: ciphertext and sealed shares, nothing else."""
-
-    record_id: bytes
-    kind: RecordKind
-    epoch: int
-    threshold: int
-    nonce: bytes
-    ciphertext: bytes
-    sealed_shares: tuple[SealedShare, ...]
-
-    def __post_init__(self) -> None:
-        _check_record_id(self.record_id, RecordError)
-        if not isinstance(self.kind, RecordKind):
-            raise RecordError(f"kind must be a RecordKind, got {type(self.kind).__name__}")
-        _check_epoch(self.epoch, RecordError)
-        if not isinstance(self.nonce, bytes) or len(self.nonce) != NONCE_SIZE:
-            raise RecordError(f"a record nonce is {NONCE_SIZE} bytes, got {_size_of(self.nonce)}")
-        if (
-            not isinstance(self.ciphertext, bytes)
-            or not _MIN_CIPHERTEXT <= len(self.ciphertext) <= _MAX_CIPHERTEXT
-        ):
-            raise RecordError(
-                f"a record ciphertext is {_MIN_CIPHERTEXT} to {_MAX_CIPHERTEXT} bytes, "
-                f"got {_size_of(self.ciphertext)}"
-            )
-        if not isinstance(self.sealed_shares, tuple) or not all(
-            isinstance(s, SealedShare) for s in self.sealed_shares
-        ):
-            raise RecordError("sealed_shares must be a tuple of SealedShare")
-        n = len(self.sealed_shares)
-        _check_threshold(self.threshold, n)
-        _no_duplicates([s.index for s in self.sealed_shares], "share index", RecordError)
-        _no_duplicates(
-            [s.custodian_key_id for s in self.sealed_shares], "custodian key id", RecordError
-        )
-        for s in self.sealed_shares:
-            if s.epoch != self.epoch:
-                raise RecordError(
-                    f"sealed share {s.index} is of epoch {s.epoch}, the record is at {self.epoch}"
-                )
-
-    @property
-    def custodian_key_ids(self) -> tuple[str, ...]:
-        """The key ids of the custodians holding a share, in share order."""
-        return tuple(s.custodian_key_id for s in self.sealed_shares)
-
-    def sealed_share_for(self, custodian_key_id: str) -> SealedShare:
-        """The share sealed to ``custodian_key_id``; ``ShareError`` if it holds none."""
-        for s in self.sealed_shares:
-            if s.custodian_key_id == custodian_key_id:
-                return s
-        raise ShareError(
-            f"custodian key {custodian_key_id} holds no share of record {to_hex(self.record_id)} "
-            f"(epoch {self.epoch})"
-        )
-
-    def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form: bytes as ``0x`` hex, integers as JSON numbers."""
-        return {
-            "format": RECORD_FORMAT,
-            "record_id": to_hex(self.record_id),
-            "kind": self.kind.value,
-            "epoch": self.epoch,
-            "threshold": self.threshold,
-            "nonce": to_hex(self.nonce),
-            "ciphertext": to_hex(self.ciphertext),
-            "sealed_shares": [s.to_dict() for s in self.sealed_shares],
-        }
-
-    @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> IdentityRecord:
-        """Parse ``to_dict``'s form; ``RecordError`` names what is wrong."""
-        fields = _fields(
-            data,
-            "an identity record",
-            (
-                "format",
-                "record_id",
-                "kind",
-                "epoch",
-                "threshold",
-                "nonce",
-                "ciphertext",
-                "sealed_shares",
-            ),
-        )
-        if fields["format"] != RECORD_FORMAT:
-            raise RecordError(
-                f"not an identity record: format {fields['format']!r}, expected {RECORD_FORMAT!r}"
-            )
-        shares = fields["sealed_shares"]
-        if not isinstance(shares, list):
-            raise RecordError("sealed_shares must be a list")
-        return cls(
-            record_id=_json_hex(fields["record_id"], "record_id", RECORD_ID_SIZE),
-            kind=_kind(fields["kind"]),
-            epoch=_json_int(fields["epoch"], "epoch"),
-            threshold=_json_int(fields["threshold"], "threshold"),
-            nonce=_json_hex(fields["nonce"], "nonce", NONCE_SIZE),
-            ciphertext=_json_hex(fields["ciphertext"], "ciphertext"),
-            sealed_shares=tuple(SealedShare.from_dict(s) for s in shares),
-        )
-
-
-@dataclass(frozen=True)
-class Share:
-    """An opened share of K: secret. ``record_id`` and ``epoch`` say what it was opened for."""
-
-    record_id: bytes
-    epoch: int
-    index: int
-    value: bytes = field(repr=False)
-
-    def __post_init__(self) -> None:
-        _check_record_id(self.record_id, ShareError)
-        _check_epoch(self.epoch, ShareError)
-        _check_index(self.index, ShareError)
-        if not isinstance(self.value, bytes) or len(self.value) != SECRET_SIZE:
-            raise ShareError(f"a share value is {SECRET_SIZE} bytes, got {_size_of(self.value)}")
 
 
 # --- sealing ---------------------------------------------------------------------------------
@@ -389,7 +171,7 @@ def seal_identity(
     return _seal(
         identity_bytes(identity),
         record_id=secrets.token_bytes(RECORD_ID_SIZE),
-        kind=_kind(kind),
+        kind=record_kind(kind),
         epoch=0,
         custodians=custodians,
         threshold=threshold,
@@ -434,10 +216,10 @@ def _seal(
     threshold: int,
 ) -> IdentityRecord:
     custodians_ = _check_custodians(custodians)
-    _check_threshold(threshold, len(custodians_))
+    check_threshold(threshold, len(custodians_))
     secret = secrets.token_bytes(SECRET_SIZE)
     nonce = secrets.token_bytes(NONCE_SIZE)
-    ciphertext = AESGCM(_data_key(secret)).encrypt(nonce, plaintext, record_id)
+    ciphertext = AESGCM(data_key(secret)).encrypt(nonce, plaintext, record_id)
     split = Shamir.split(threshold, len(custodians_), secret, ssss=False)
     sealed = tuple(
         _seal_share(record_id, epoch, index, value, custodian)
@@ -459,43 +241,14 @@ def _seal_share(
 ) -> SealedShare:
     kid = bytes.fromhex(custodian.key_id)
     try:
-        sealed = SUITE.encrypt(
-            value, custodian.x25519_public, info=share_info(record_id, epoch, index, kid)
+        sealed = hpke.seal(
+            custodian.x25519_public, value, info=share_info(record_id, epoch, index, kid)
         )
-    except ValueError as exc:  # a low-order public key: no shared secret
+    except UnusableKeyError as exc:  # a low-order public key: no shared secret
         raise RecordError(
             f"cannot seal to custodian key {custodian.key_id}: not a usable X25519 key ({exc})"
         ) from None
     return SealedShare(index=index, custodian_key_id=custodian.key_id, epoch=epoch, sealed=sealed)
-
-
-def share_info(record_id: bytes, epoch: int, index: int, custodian_key_id: bytes) -> bytes:
-    """HPKE ``info`` of a sealed share (63 bytes, module doc)."""
-    return b"".join(
-        (
-            SHARE_INFO_TAG,
-            _check_record_id(record_id, RecordError),
-            _check_epoch(epoch, RecordError).to_bytes(EPOCH_SIZE, "big"),
-            bytes((_check_index(index, RecordError),)),
-            _check_raw_key_id(custodian_key_id),
-        )
-    )
-
-
-def reseal_info(
-    record_id: bytes, epoch: int, index: int, request_digest: bytes, investigator_key_id: bytes
-) -> bytes:
-    """HPKE ``info`` of a share re-sealed to an investigator (96 bytes, module doc)."""
-    return b"".join(
-        (
-            RESEAL_INFO_TAG,
-            _check_record_id(record_id, ShareError),
-            _check_epoch(epoch, ShareError).to_bytes(EPOCH_SIZE, "big"),
-            bytes((_check_index(index, ShareError),)),
-            _check_request_digest(request_digest),
-            _check_raw_key_id(investigator_key_id),
-        )
-    )
 
 
 # --- a custodian's machine -------------------------------------------------------------------
@@ -511,7 +264,7 @@ def open_share(
     """
     if not isinstance(sealed_share, SealedShare):
         raise ShareError(f"expected a SealedShare, got {type(sealed_share).__name__}")
-    record_id_ = _check_record_id(record_id, ShareError)
+    record_id_ = check_record_id(record_id, ShareError)
     mine = key_id_bytes(_private_key(custodian_private_key, "custodian").public_key())
     if sealed_share.custodian_key_id != mine.hex():
         raise ShareError(
@@ -519,14 +272,13 @@ def open_share(
             f"key {sealed_share.custodian_key_id}, not to this key ({mine.hex()})"
         )
     info = share_info(record_id_, sealed_share.epoch, sealed_share.index, mine)
-    try:
-        value = SUITE.decrypt(sealed_share.sealed, custodian_private_key, info=info)
-    except InvalidTag:
+    value = hpke.open_sealed(custodian_private_key, sealed_share.sealed, info=info)
+    if value is None:
         raise ShareError(
             f"share {sealed_share.index} does not open for record {to_hex(record_id_)} "
             f"(epoch {sealed_share.epoch}): it was altered, or belongs to another record, epoch "
             "or share index"
-        ) from None
+        )
     return Share(
         record_id=record_id_, epoch=sealed_share.epoch, index=sealed_share.index, value=value
     )
@@ -549,7 +301,7 @@ def reseal_share(
     """
     if not isinstance(share, Share):
         raise ShareError(f"expected a Share, got {type(share).__name__}")
-    record_id_ = _check_record_id(record_id, ShareError)
+    record_id_ = check_record_id(record_id, ShareError)
     if share.record_id != record_id_:
         raise ShareError(
             f"this share belongs to record {to_hex(share.record_id)}, not {to_hex(record_id_)}"
@@ -567,21 +319,15 @@ def reseal_share(
         key_id_bytes(investigator_public_key),
     )
     try:
-        sealed = SUITE.encrypt(share.value, investigator_public_key, info=info)
-    except ValueError as exc:
+        sealed = hpke.seal(investigator_public_key, share.value, info=info)
+    except UnusableKeyError as exc:
         raise ShareError(
             f"cannot seal to the investigator key: not a usable X25519 key ({exc})"
         ) from None
-    header = bytes((RESEAL_VERSION, share.index)) + share.epoch.to_bytes(EPOCH_SIZE, "big")
-    return header + sealed
+    return reseal_header(share.index, share.epoch) + sealed
 
 
 # --- the investigator's machine --------------------------------------------------------------
-
-
-def resealed_share_index(resealed: bytes) -> int:
-    """The share index a resealed share claims (unauthenticated until opened)."""
-    return _reseal_header(resealed)[0]
 
 
 def open_resealed(
@@ -595,20 +341,19 @@ def open_resealed(
 
     ``ShareError`` if it is malformed, altered, or was made for another record, request or key.
     """
-    index, epoch = _reseal_header(resealed)
-    record_id_ = _check_record_id(record_id, ShareError)
+    index, epoch = resealed_share_header(resealed)
+    record_id_ = check_record_id(record_id, ShareError)
     mine = key_id_bytes(_private_key(investigator_private_key, "investigator").public_key())
     info = reseal_info(record_id_, epoch, index, request_digest, mine)
-    try:
-        value = SUITE.decrypt(
-            bytes(resealed[_RESEAL_HEADER_SIZE:]), investigator_private_key, info=info
-        )
-    except InvalidTag:
+    value = hpke.open_sealed(
+        investigator_private_key, bytes(resealed[RESEAL_HEADER_SIZE:]), info=info
+    )
+    if value is None:
         raise ShareError(
             f"resealed share {index} does not open for record {to_hex(record_id_)} and request "
             f"{to_hex(bytes(request_digest))} with this investigator key ({mine.hex()}): it was "
             "altered, or made for another record, request or key"
-        ) from None
+        )
     return Share(record_id=record_id_, epoch=epoch, index=index, value=value)
 
 
@@ -636,14 +381,14 @@ def combine(shares: Iterable[Share], record: IdentityRecord) -> bytes:
                 f"share {s.index} is of epoch {s.epoch}, but record {to_hex(record.record_id)} "
                 f"is at epoch {record.epoch}: it was re-shared since, and old shares are void"
             )
-    _no_duplicates([s.index for s in shares_], "share index", ShareError)
+    no_duplicates([s.index for s in shares_], "share index", ShareError)
     if len(shares_) < record.threshold:
         raise ShareError(
             f"record {to_hex(record.record_id)} needs {record.threshold} shares, got {len(shares_)}"
         )
     secret = Shamir.combine([(s.index, s.value) for s in shares_], ssss=False)
     try:
-        return AESGCM(_data_key(secret)).decrypt(record.nonce, record.ciphertext, record.record_id)
+        return AESGCM(data_key(secret)).decrypt(record.nonce, record.ciphertext, record.record_id)
     except InvalidTag:
         raise ShareError(
             f"the {len(shares_)} shares do not decrypt record {to_hex(record.record_id)}: at "
@@ -655,42 +400,6 @@ def combine(shares: Iterable[Share], record: IdentityRecord) -> bytes:
 # --- helpers ---------------------------------------------------------------------------------
 
 
-def identity_bytes(identity: Mapping[str, Any] | bytes) -> bytes:
-    """The identity JSON that gets encrypted: bytes as given, a mapping as compact sorted JSON.
-
-    ``RecordError`` unless it is a UTF-8 JSON object of at most 64 KiB.
-    """
-    if isinstance(identity, bytes | bytearray):
-        data = bytes(identity)
-        try:
-            parsed = json.loads(data.decode("utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise RecordError(f"the identity is not UTF-8 JSON: {exc}") from None
-        if not isinstance(parsed, dict):
-            raise RecordError(f"the identity must be a JSON object, got {type(parsed).__name__}")
-    elif isinstance(identity, Mapping):
-        try:
-            data = json.dumps(
-                dict(identity), sort_keys=True, separators=(",", ":"), ensure_ascii=False
-            ).encode("utf-8")
-        except (TypeError, ValueError) as exc:
-            raise RecordError(f"the identity cannot be written as JSON: {exc}") from None
-    else:
-        raise RecordError(
-            f"the identity is a JSON object or its bytes, got {type(identity).__name__}"
-        )
-    if len(data) > MAX_IDENTITY_SIZE:
-        raise RecordError(
-            f"the identity is {len(data)} bytes of JSON, at most {MAX_IDENTITY_SIZE} are allowed"
-        )
-    return data
-
-
-def _data_key(secret: bytes) -> bytes:
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=DATA_KEY_SIZE, salt=None, info=DATA_KEY_INFO)
-    return hkdf.derive(secret)
-
-
 def _check_custodians(custodians: Sequence[CustodianPublicKey]) -> list[CustodianPublicKey]:
     if isinstance(custodians, CustodianPublicKey) or not isinstance(custodians, Sequence):
         raise RecordError("custodians must be a sequence of CustodianPublicKey")
@@ -700,124 +409,11 @@ def _check_custodians(custodians: Sequence[CustodianPublicKey]) -> list[Custodia
             raise RecordError(f"custodians must be CustodianPublicKey, got a {type(c).__name__}")
     if not 1 <= len(custodians_) <= MAX_CUSTODIANS:
         raise RecordError(f"a record has 1 to {MAX_CUSTODIANS} custodians, got {len(custodians_)}")
-    _no_duplicates([c.key_id for c in custodians_], "custodian key", RecordError)
+    no_duplicates([c.key_id for c in custodians_], "custodian key", RecordError)
     return custodians_
-
-
-def _check_threshold(threshold: int, n: int) -> None:
-    if isinstance(threshold, bool) or not isinstance(threshold, int):
-        raise RecordError(f"the threshold is an integer, got {type(threshold).__name__}")
-    if not 1 <= n <= MAX_CUSTODIANS:
-        raise RecordError(f"a record has 1 to {MAX_CUSTODIANS} custodians, got {n}")
-    if not 1 <= threshold <= n:
-        raise RecordError(
-            f"the threshold must be between 1 and {n} (the custodians), got {threshold}"
-        )
-
-
-def _kind(value: object) -> RecordKind:
-    if isinstance(value, RecordKind):
-        return value
-    choices = ", ".join(repr(k.value) for k in RecordKind)
-    if not isinstance(value, str):
-        raise RecordError(f"a record kind is one of {choices}, got a {type(value).__name__}")
-    try:
-        return RecordKind(value)
-    except ValueError:
-        raise RecordError(f"unknown record kind {value!r}: expected one of {choices}") from None
-
-
-def _check_record_id(value: object, error: type[Exception]) -> bytes:
-    if not isinstance(value, bytes | bytearray) or len(value) != RECORD_ID_SIZE:
-        raise error(f"a record id is {RECORD_ID_SIZE} bytes, got {_size_of(value)}")
-    return bytes(value)
-
-
-def _check_request_digest(value: object) -> bytes:
-    if not isinstance(value, bytes | bytearray) or len(value) != REQUEST_DIGEST_SIZE:
-        raise ShareError(
-            f"a disclosure request digest is {REQUEST_DIGEST_SIZE} bytes, got {_size_of(value)}"
-        )
-    return bytes(value)
-
-
-def _check_raw_key_id(value: object) -> bytes:
-    if not isinstance(value, bytes | bytearray) or len(value) != KEY_ID_SIZE:
-        raise RecordError(f"a raw key id is {KEY_ID_SIZE} bytes, got {_size_of(value)}")
-    return bytes(value)
-
-
-def _check_key_id(value: object, name: str) -> str:
-    if not isinstance(value, str) or _KEY_ID_HEX.fullmatch(value) is None:
-        raise RecordError(f"{name} is {2 * KEY_ID_SIZE} lowercase hex digits, got {value!r}")
-    return value
-
-
-def _check_index(value: object, error: type[Exception]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_CUSTODIANS:
-        raise error(f"a share index is an integer from 1 to {MAX_CUSTODIANS}, got {value!r}")
-    return value
-
-
-def _check_epoch(value: object, error: type[Exception]) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_EPOCH:
-        raise error(f"an epoch is an integer from 0 to {MAX_EPOCH}, got {value!r}")
-    return value
 
 
 def _private_key(key: object, whose: str) -> X25519PrivateKey:
     if not isinstance(key, X25519PrivateKey):
         raise ShareError(f"the {whose} key is an X25519 private key, got {type(key).__name__}")
     return key
-
-
-def _reseal_header(resealed: object) -> tuple[int, int]:
-    if not isinstance(resealed, bytes | bytearray) or len(resealed) != RESEALED_SHARE_SIZE:
-        raise ShareError(
-            f"a resealed share is {RESEALED_SHARE_SIZE} bytes, got {_size_of(resealed)}"
-        )
-    if resealed[0] != RESEAL_VERSION:
-        raise ShareError(
-            f"unknown resealed-share version {resealed[0]} (this TipLedger reads {RESEAL_VERSION})"
-        )
-    index = _check_index(resealed[1], ShareError)
-    epoch = int.from_bytes(resealed[2:_RESEAL_HEADER_SIZE], "big")
-    return index, epoch
-
-
-def _no_duplicates(values: Sequence[object], what: str, error: type[Exception]) -> None:
-    seen: set[object] = set()
-    for v in values:
-        if v in seen:
-            raise error(f"duplicate {what} {v}: each may appear once")
-        seen.add(v)
-
-
-def _fields(data: object, what: str, names: Sequence[str]) -> dict[str, Any]:
-    if not isinstance(data, Mapping):
-        raise RecordError(f"{what} is a JSON object, got {type(data).__name__}")
-    missing = [n for n in names if n not in data]
-    if missing:
-        raise RecordError(f"{what} lacks {', '.join(missing)}")
-    return {n: data[n] for n in names}
-
-
-def _json_int(value: object, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise RecordError(f"{name} must be an integer, got {value!r}")
-    return value
-
-
-def _json_hex(value: object, name: str, length: int | None = None) -> bytes:
-    if not isinstance(value, str):
-        raise RecordError(f"{name} must be 0x-prefixed hex, got {type(value).__name__}")
-    try:
-        return from_hex(value, length)
-    except ProtocolError as exc:
-        raise RecordError(f"{name}: {exc}") from None
-
-
-def _size_of(value: object) -> str:
-    if isinstance(value, bytes | bytearray):
-        return str(len(value))
-    return f"a {type(value).__name__}"
