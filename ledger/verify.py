@@ -10,8 +10,8 @@ import time
 
 from web3 import Web3
 
-from ledger.chain.client import chain_errors
 from ledger.chain.contract import TipLedgerContract
+from ledger.chain.reader import ChainReader
 from ledger.core.receipt import Receipt
 from ledger.core.verify import Verdict, complete_verdict, verify_offline
 
@@ -19,8 +19,7 @@ from ledger.core.verify import Verdict, complete_verdict, verify_offline
 def verify_receipt(receipt: Receipt, document: bytes | None, w3: Web3) -> Verdict:
     offline = verify_offline(receipt, document)
     query = offline.query
-    with chain_errors("reading the chain id"):
-        chain_id = int(w3.eth.chain_id)
+    chain_id = ChainReader(w3).chain_id()
     root: bytes | None = None
     timestamp: int | None = None
     signer_is_anchorer = max_merge_delay = None

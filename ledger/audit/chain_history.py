@@ -15,7 +15,6 @@ that differs (``AnchorProofReader``).
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,7 +22,6 @@ from typing import Any
 from eth_abi.abi import decode as abi_decode
 from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
-from hexbytes import HexBytes
 from web3 import Web3
 from web3.types import FilterParams, LogReceipt
 
@@ -44,6 +42,7 @@ from ledger.chain.contract import (
     ReviewEvent,
     TipLedgerContract,
 )
+from ledger.chain.reader import ChainReader
 from ledger.chain.solc import load_artifact
 from ledger.core.encoding import to_hex
 from ledger.errors import ChainError, ChainUnavailableError
@@ -51,7 +50,6 @@ from ledger.errors import ChainError, ChainUnavailableError
 __all__ = ["AnchorProofReader", "EventCodec", "read_history"]
 
 DEFAULT_CHUNK_BLOCKS = 10_000
-BATCH_SIZE = 500  # JSON-RPC calls per batch request
 
 Advance = Callable[[int], None]
 
@@ -96,7 +94,7 @@ class EventCodec:
 
 
 def read_logs(
-    w3: Web3,
+    chain: ChainReader,
     address: ChecksumAddress,
     from_block: int,
     to_block: int,
@@ -115,8 +113,7 @@ def read_logs(
         end = min(to_block, start + chunk - 1)
         params: FilterParams = {"address": address, "fromBlock": start, "toBlock": end}
         try:
-            with chain_errors(f"reading logs of blocks {start}-{end}"):
-                logs.extend(w3.eth.get_logs(params))
+            logs.extend(chain.logs(params, f"reading logs of blocks {start}-{end}"))
         except ChainUnavailableError:
             raise
         except ChainError:
@@ -138,25 +135,6 @@ def _where(log: LogReceipt) -> dict[str, Any]:
     }
 
 
-def _batched(w3: Web3, calls: Sequence[Callable[[], Any]], what: str) -> list[Any]:
-    """Run contract calls (``calls`` make the ``ContractFunction``s) in JSON-RPC batches, the
-    results in order; one by one on a node that refuses batches."""
-    results: list[Any] = []
-    for i in range(0, len(calls), BATCH_SIZE):
-        chunk = calls[i : i + BATCH_SIZE]
-        try:
-            with chain_errors(what), w3.batch_requests() as batch:
-                for make in chunk:
-                    batch.add(make())
-                results.extend(batch.execute())
-        except ChainUnavailableError:
-            raise
-        except ChainError:
-            with chain_errors(what):
-                results.extend(make().call() for make in chunk)
-    return results
-
-
 class AnchorProofReader:
     """The consistency proof an anchor transaction carried (its calldata), or None."""
 
@@ -165,8 +143,9 @@ class AnchorProofReader:
 
     def __call__(self, anchor: AnchoredEvent) -> list[bytes] | None:
         try:
-            with chain_errors(f"reading anchor transaction {to_hex(anchor.tx_hash)}"):
-                tx = self.contract.w3.eth.get_transaction(HexBytes(anchor.tx_hash))
+            what = f"reading anchor transaction {to_hex(anchor.tx_hash)}"
+            with chain_errors(what):  # decoding raises web3 errors too
+                tx = self.contract.chain.get_transaction(anchor.tx_hash, what)
                 fn, params = self.contract.contract.decode_function_input(tx["input"])
         except (ChainError, ValueError):
             return None
@@ -187,18 +166,17 @@ def read_history(
     set_total: Callable[[int], None] | None = None,
 ) -> ChainHistory:
     """Everything the audit needs from the chain, as of ``to_block`` (default: the latest)."""
-    w3 = contract.w3
-    with chain_errors("reading the chain head"):
-        chain_id = int(w3.eth.chain_id)
-        if to_block is None:
-            to_block = int(w3.eth.block_number)
-        head_timestamp = int(w3.eth.get_block(to_block)["timestamp"])
+    chain = contract.chain
+    chain_id = chain.chain_id("reading the chain head")
+    if to_block is None:
+        to_block = chain.head_block("reading the chain head")
+    head_timestamp = chain.block_timestamp(to_block, "reading the chain head")
     if set_total is not None:
         set_total(max(0, to_block - from_block + 1))
     abi = load_artifact()["abi"]
     codec = EventCodec(abi)
     raw = read_logs(
-        w3, contract.address, from_block, to_block, chunk_blocks=chunk_blocks, advance=advance
+        chain, contract.address, from_block, to_block, chunk_blocks=chunk_blocks, advance=advance
     )
     anchors: list[AnchoredEvent] = []
     directs: list[DirectCommitmentEvent] = []
@@ -281,8 +259,7 @@ def read_history(
         deploy_block = int(raw[0]["blockNumber"])
         if deploy_tx is None:
             deploy_tx = bytes(raw[0]["transactionHash"])
-        with chain_errors("reading the deploy block"):
-            deploy_timestamp = int(w3.eth.get_block(deploy_block)["timestamp"])
+        deploy_timestamp = chain.block_timestamp(deploy_block, "reading the deploy block")
     initial, how = _initial_threshold(contract, deploy_tx, threshold_changes)
     if how:
         notes.append(how)
@@ -291,11 +268,8 @@ def read_history(
     stored: dict[int, Checkpoint] = {}
     if read_stored and anchors:
         sizes = [a.tree_size for a in anchors]
-        fn = contract.contract.functions.checkpoint
-        calls: list[Callable[[], Any]] = [functools.partial(fn, n) for n in sizes]
-        results = _batched(w3, calls, "reading checkpoint(n) of every anchor")
-        for n, (root, ts, number) in zip(sizes, results, strict=True):
-            stored[n] = Checkpoint(n, bytes(root), int(ts), int(number))
+        for cp in contract.checkpoints(sizes, "reading checkpoint(n) of every anchor"):
+            stored[cp.tree_size] = cp
     disclosures = [_disclosure(contract, e) for e in disclosure_events]
     return ChainHistory(
         chain_id=chain_id,
@@ -331,8 +305,7 @@ def _initial_threshold(
     if deploy_tx is not None:
         bytecode = bytes.fromhex(load_artifact()["bytecode"].removeprefix("0x"))
         try:
-            with chain_errors("reading the deploy transaction"):
-                tx = contract.w3.eth.get_transaction(HexBytes(deploy_tx))
+            tx = contract.chain.get_transaction(deploy_tx, "reading the deploy transaction")
             data = bytes(tx["input"])
             if tx.get("to") is None and data.startswith(bytecode):
                 args = abi_decode(_CONSTRUCTOR_TYPES, data[len(bytecode) :])
@@ -353,8 +326,9 @@ def _initial_threshold(
 
 def _disclosure(contract: TipLedgerContract, event: DisclosureEvent) -> Disclosure:
     """The event with the signatures its transaction passed to ``recordDisclosure``."""
-    with chain_errors(f"reading disclosure transaction {to_hex(event.tx_hash)}"):
-        tx = contract.w3.eth.get_transaction(HexBytes(event.tx_hash))
+    tx = contract.chain.get_transaction(
+        event.tx_hash, f"reading disclosure transaction {to_hex(event.tx_hash)}"
+    )
     try:
         fn, params = contract.contract.decode_function_input(tx["input"])
     except ValueError:

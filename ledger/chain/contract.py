@@ -19,8 +19,10 @@ from web3.logs import DISCARD
 from web3.types import BlockIdentifier, EventData, TxParams, TxReceipt
 
 from ledger.chain.client import ErrorDecoder, TxResult, chain_errors, send_transaction, tx_result
+from ledger.chain.reader import ChainReader
 from ledger.chain.solc import load_artifact
-from ledger.errors import DeploymentError, ProtocolError
+from ledger.core.names import ROLES, role_id
+from ledger.errors import ChainError, ChainUnavailableError, DeploymentError, ProtocolError
 
 __all__ = [
     "ROLES",
@@ -35,23 +37,10 @@ __all__ = [
     "role_id",
 ]
 
-ROLES: dict[str, bytes] = {
-    "DEFAULT_ADMIN_ROLE": bytes(32),
-    **{name: keccak(text=name) for name in ("ANCHORER_ROLE", "REVIEWER_ROLE", "CUSTODIAN_ROLE")},
-}
+BATCH_SIZE = 500  # JSON-RPC calls per batch request
 
 ReviewStatus = Literal[1, 2, 3, 4, 5]
 ToBlock = int | Literal["latest", "safe", "finalized"]
-
-
-def role_id(role: str | bytes) -> bytes:
-    """A role's bytes32 id from its name (``"ANCHORER_ROLE"``) or the id itself."""
-    if isinstance(role, bytes):
-        return _bytes32(role, "role")
-    try:
-        return ROLES[role]
-    except KeyError:
-        raise ProtocolError(f"unknown role {role!r}; expected one of {sorted(ROLES)}") from None
 
 
 def _address(value: str, name: str) -> ChecksumAddress:
@@ -145,16 +134,16 @@ class TipLedgerContract:
 
     def __init__(self, w3: Web3, address: str, abi: Sequence[dict[str, Any]] | None = None):
         self.w3 = w3
+        self.chain = ChainReader(w3)
         if not Web3.is_address(address):
             raise DeploymentError(f"not an address: {address!r}")
         self.address: ChecksumAddress = _address(address, "address")
         abi = list(abi) if abi is not None else load_artifact()["abi"]
         self._decoder = ErrorDecoder(abi)
-        with chain_errors(f"reading code at {self.address}"):
-            code = w3.eth.get_code(self.address)
+        code = self.chain.code_at(self.address)
         if not code:
             raise DeploymentError(f"no contract code at {self.address} on this chain")
-        self.code_hash = keccak(bytes(code))
+        self.code_hash = keccak(code)
         self.contract: Contract = w3.eth.contract(address=self.address, abi=abi)
 
     @property
@@ -178,6 +167,27 @@ class TipLedgerContract:
     def checkpoint(self, tree_size: int, block: BlockIdentifier | None = None) -> Checkpoint:
         root, ts, number = self._call("checkpoint", tree_size, block=block)
         return Checkpoint(tree_size, bytes(root), int(ts), int(number))
+
+    def checkpoints(self, sizes: Sequence[int], what: str) -> list[Checkpoint]:
+        """``checkpoint(n)`` for every size, in order, read in JSON-RPC batches (one call at a
+        time from a node that refuses batches)."""
+        results: list[Any] = []
+        for i in range(0, len(sizes), BATCH_SIZE):
+            chunk = sizes[i : i + BATCH_SIZE]
+            try:
+                with chain_errors(what), self.w3.batch_requests() as batch:
+                    for n in chunk:
+                        batch.add(self.contract.functions.checkpoint(n))
+                    results.extend(batch.execute())
+            except ChainUnavailableError:
+                raise
+            except ChainError:
+                with chain_errors(what):
+                    results.extend(self.contract.functions.checkpoint(n).call() for n in chunk)
+        return [
+            Checkpoint(n, bytes(root), int(ts), int(number))
+            for n, (root, ts, number) in zip(sizes, results, strict=True)
+        ]
 
     def max_merge_delay(self) -> int:
         return int(self._call("maxMergeDelay"))

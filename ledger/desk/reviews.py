@@ -1,5 +1,7 @@
 """Review outcomes as the chain holds them: status names, and an index of reviewed tips.
 
+The status numbers and their one spelling are ``ledger.core.names`` (frozen), re-exported here.
+
 Decisions are recorded on chain by each reviewer's own key (``recordReview``); the service
 never stores them. ``reviewOf`` answers for one tip; ``ReviewIndex`` follows the
 ``ReviewRecorded`` events so the desk can list the tips nobody has reviewed without one
@@ -11,44 +13,21 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
-from ledger.chain.client import chain_errors
 from ledger.chain.contract import Review, TipLedgerContract
-from ledger.errors import ProtocolError
+from ledger.core.names import STATUS_IDS, STATUS_NAMES, UNDER_REVIEW, status_id
 
 __all__ = [
     "STATUS_IDS",
     "STATUS_NAMES",
     "ReviewIndex",
+    "ReviewSource",
     "review_view",
     "status_id",
 ]
 
-# PROTOCOL.md section 4; 0 is "never reviewed" and cannot be recorded.
-STATUS_NAMES: dict[int, str] = {
-    1: "under_review",
-    2: "substantiated",
-    3: "unsubstantiated",
-    4: "referred",
-    5: "closed",
-}
-STATUS_IDS: dict[str, int] = {name: status for status, name in STATUS_NAMES.items()}
-UNDER_REVIEW = 1
 _LOG_CHUNK = 10_000  # blocks per eth_getLogs: providers refuse unbounded ranges
-
-
-def status_id(name: str) -> int:
-    """The on-chain status for a name (``"substantiated"``; ``-`` and ``_`` alike)."""
-    key = name.strip().lower().replace("-", "_")
-    if key == "under review":
-        key = "under_review"
-    try:
-        return STATUS_IDS[key]
-    except KeyError:
-        raise ProtocolError(
-            f"unknown review status {name!r}: expected one of {', '.join(STATUS_IDS)}"
-        ) from None
 
 
 def review_view(review: Review, *, with_reviewer: bool = False) -> dict[str, Any] | None:
@@ -63,6 +42,12 @@ def review_view(review: Review, *, with_reviewer: bool = False) -> dict[str, Any
     if with_reviewer:
         view["reviewer"] = review.reviewer
     return view
+
+
+class ReviewSource(Protocol):
+    """Where one tip's latest review is read: the contract (``ReviewIndex``)."""
+
+    def review_of(self, commitment: bytes) -> Review: ...
 
 
 @dataclass(frozen=True)
@@ -88,14 +73,17 @@ class ReviewIndex:
         """Commitment -> latest status, as of the chain's latest block."""
         with self._lock:
             contract = self._contract()
-            with chain_errors("reading the latest block number"):
-                head = int(contract.w3.eth.block_number)
+            head = contract.chain.head_block("reading the latest block number")
             while self._next_block <= head:
                 to_block = min(head, self._next_block + _LOG_CHUNK - 1)
                 for event in contract.review_events(self._next_block, to_block):
                     self._latest[event.commitment] = _Latest(event.status, event.block_number)
                 self._next_block = to_block + 1
             return {c: latest.status for c, latest in self._latest.items()}
+
+    def review_of(self, commitment: bytes) -> Review:
+        """The latest review of one tip, read from the contract (``reviewOf``)."""
+        return self._contract().review_of(commitment)
 
     def awaiting(self, commitment: bytes, statuses: dict[bytes, int], under_review: bool) -> bool:
         status = statuses.get(commitment, 0)

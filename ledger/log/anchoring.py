@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
-from ledger.chain.client import chain_errors
 from ledger.chain.contract import Checkpoint, TipLedgerContract
 from ledger.core.encoding import to_hex
 from ledger.errors import ChainMismatchError
@@ -65,10 +64,9 @@ class Anchorer:
 
     def check_chain(self) -> None:
         """The node still serves the contract this store belongs to: same chain, same code."""
-        w3 = self.contract.w3
-        with chain_errors("checking the chain"):
-            chain_id = int(w3.eth.chain_id)
-            code = bytes(w3.eth.get_code(self.contract.address))
+        chain = self.contract.chain
+        chain_id = chain.chain_id("checking the chain")
+        code = chain.code_at(self.contract.address, "checking the chain")
         bound = self.store.deployment()
         if bound is not None and bound != (chain_id, self.contract.address.lower()):
             raise ChainMismatchError(
@@ -120,8 +118,7 @@ class Anchorer:
             )
 
     def _final_latest(self) -> Checkpoint | None:
-        with chain_errors("reading the block number"):
-            head = int(self.contract.w3.eth.block_number)
+        head = self.contract.chain.head_block()
         block = head - self.confirmations
         if block < self.deploy_block:
             return None

@@ -18,6 +18,7 @@ from web3 import Web3
 from ledger.chain.anvil import Devchain, dev_accounts
 from ledger.chain.client import send_transaction
 from ledger.chain.deploy import Deployment, deploy, open_deployment
+from ledger.chain.reader import ChainReader
 from ledger.config import Settings
 from ledger.errors import ConfigError, DeploymentError
 from ledger.ops.keyfiles import load_key, save_dev_key
@@ -69,7 +70,7 @@ def provision(settings: Settings, w3: Web3, rpc_url: str) -> tuple[Deployment, b
             return current, False
     admin = dev_accounts(1)[0]
     anchorer = _dev_anchorer(settings)
-    if w3.eth.get_balance(anchorer.address) < ANCHORER_FUNDING // 2:
+    if ChainReader(w3).balance(anchorer.address) < ANCHORER_FUNDING // 2:
         send_transaction(
             w3,
             admin,
