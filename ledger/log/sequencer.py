@@ -1,7 +1,7 @@
 """The sequencer: turns accepted submissions into log entries and anchors checkpoints.
 
 One ``Sequencer`` runs in a background thread of each service process; among instances sharing
-a database only the holder of the ``sequencer`` lease acts (``ledger.log.lease``). Each ``step``:
+a database only the holder of the ``sequencer`` lease acts (``ledger.store.lease``). Each ``step``:
 
 1. renews (or tries to take) the lease; a follower does nothing else;
 2. reconciles with the chain (``Anchorer.reconcile``): a chain that does not match the stored
@@ -35,15 +35,11 @@ from dataclasses import dataclass, field, replace
 from typing import TypeVar
 
 from eth_account.signers.local import LocalAccount
-from hexbytes import HexBytes
-from web3.exceptions import TimeExhausted
 
-from ledger.chain.client import chain_errors
 from ledger.chain.contract import Checkpoint, TipLedgerContract
 from ledger.chain.tx_manager import TxManager, TxProgress
 from ledger.config import Settings
 from ledger.errors import (
-    ChainError,
     ChainMismatchError,
     ChainUnavailableError,
     LeaseLostError,
@@ -52,9 +48,9 @@ from ledger.errors import (
     StoreError,
 )
 from ledger.log.anchoring import Anchorer
-from ledger.log.lease import Lease
 from ledger.store import LogStore, StoredCheckpoint
 from ledger.store.chain_txs import TX_FAILED, TX_FINAL, TX_LOST, ChainCursor, StoredTx, TxStore
+from ledger.store.lease import Lease
 from ledger.store.submissions import SOURCE_DIRECT, NewSubmission, SubmissionStore
 
 __all__ = ["InFlight", "LastAnchor", "Sequencer", "SequencerStatus", "StepResult"]
@@ -182,7 +178,7 @@ class Sequencer:
         self.cursor = ChainCursor(engine, "direct_commitments")
         self._wake = threading.Event()
         self._lock = threading.Lock()
-        self._hinted = 0  # submissions notified since the last step began
+        self._hinted = 0  # submissions notified since the status's pending count was read
         self._was_leader = False
         self._halted = False
         self._halt_reason: str | None = None
@@ -212,12 +208,12 @@ class Sequencer:
         with self._lock:
             return self._status
 
-    def notify(self, pending_hint: int) -> None:
+    def notify(self, added: int) -> None:
         """Called by the intake after each committed batch with the number of submissions it
-        added: wakes ``run`` at once when, with those left over at the last step, a full batch
-        (``batch_cap``) is waiting."""
+        added (that batch's alone, not a running total): wakes ``run`` at once when, with those
+        left over at the last step, a full batch (``batch_cap``) is waiting."""
         with self._lock:
-            self._hinted += max(0, pending_hint)
+            self._hinted += max(0, added)
             waiting = self._status.pending + self._hinted
         if waiting >= self.batch_cap:
             self._wake.set()
@@ -276,8 +272,6 @@ class Sequencer:
     def step(self) -> StepResult:
         """One iteration (see the module's doc); never raises a LedgerError."""
         now = self.clock()
-        with self._lock:
-            self._hinted = 0  # this step counts what waits
         try:
             leader = self.lease.try_acquire()
         except StoreError as exc:
@@ -351,8 +345,7 @@ class Sequencer:
         return latest
 
     def _ingest_direct_commitments(self, out: _Step) -> None:
-        with chain_errors("reading the block number"):
-            head = int(self.contract.w3.eth.block_number)
+        head = self.contract.chain.head_block()
         last = head - self.confirmations  # events from final blocks only
         start = self.cursor.get(self.deploy_block)
         read = 0
@@ -443,14 +436,12 @@ class Sequencer:
         for it rather than a whole interval."""
         if self.receipt_wait <= 0:
             return
-        try:
-            with chain_errors("waiting for the anchor's receipt"):
-                self.contract.w3.eth.wait_for_transaction_receipt(
-                    HexBytes(tx.current.tx_hash), timeout=self.receipt_wait, poll_latency=0.02
-                )
-        except ChainError as exc:
-            if not isinstance(exc.__cause__, TimeExhausted):
-                raise
+        self.contract.chain.wait_for_receipt(
+            tx.current.tx_hash,
+            self.receipt_wait,
+            poll_latency=0.02,
+            what="waiting for the anchor's receipt",
+        )
 
     def _check_against_log(self, tx: StoredTx) -> None:
         """Never (re)send an anchor the stored log disagrees with (a restored backup?)."""
@@ -540,6 +531,10 @@ class Sequencer:
         self._chain_retry_at = 0.0
 
     def _finish(self, leader: bool, out: _Step, now: float) -> StepResult:
+        with self._lock:
+            # Reset just before counting: a submission notified during the step's sequencing was
+            # either sequenced or is in this count; counting it here too would wake ``run`` early.
+            self._hinted = 0
         try:
             pending = self.submissions.pending_count()
             size = self.log.size()
