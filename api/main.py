@@ -25,6 +25,7 @@ from api.models import TipMultipart, TipRequest, VerifyRequest
 from api.routes import auth, follow_up, health, log, review, tips, vault, verify
 from api.routes.pages import mount_pages
 from ledger.config import Settings
+from ledger.ops.metrics import metrics_registry
 from ledger.service import LedgerService
 
 DESCRIPTION = """\
@@ -89,6 +90,7 @@ def create_app(
         ],
     )
     app.state.service = service
+    app.state.metrics = metrics_registry(service)
     errors.install(app)
     for module in (tips, follow_up, log, verify, auth, review, vault, health):
         app.include_router(module.router)

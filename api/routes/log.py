@@ -12,7 +12,7 @@ from api.models import CheckpointModel, EntriesModel, ProofModel
 from api.responses import JSONBytes, error_responses
 from ledger.core.encoding import to_hex
 from ledger.errors import NotAnchoredError
-from ledger.service import ENTRIES_PAGE_LIMIT
+from ledger.log.reader import ENTRIES_PAGE_LIMIT
 
 router = APIRouter(prefix="/v1/log", tags=["log"])
 
@@ -56,7 +56,7 @@ def inclusion_proof(
     index: Annotated[int, _int("Leaf index.", 41)],
     size: Annotated[int, _int("Tree size (an anchored checkpoint's, or any smaller).", 64)],
 ) -> Response:
-    return JSONBytes({"proof": [to_hex(h) for h in service.inclusion_proof(index, size)]})
+    return JSONBytes({"proof": [to_hex(h) for h in service.reader.inclusion_proof(index, size)]})
 
 
 @router.get(
@@ -72,7 +72,9 @@ def consistency_proof(
     first: Annotated[int, _int("The older tree size.", 32)],
     second: Annotated[int, _int("The newer tree size.", 64)],
 ) -> Response:
-    return JSONBytes({"proof": [to_hex(h) for h in service.consistency_proof(first, second)]})
+    return JSONBytes(
+        {"proof": [to_hex(h) for h in service.reader.consistency_proof(first, second)]}
+    )
 
 
 @router.get(
@@ -90,4 +92,4 @@ def entries(
     start: Annotated[int, _int("First leaf index.", 0)],
     end: Annotated[int, _int("One past the last leaf index.", 64)],
 ) -> Response:
-    return JSONBytes({"entries": [to_hex(c) for c in service.entries(start, end)]})
+    return JSONBytes({"entries": [to_hex(c) for c in service.reader.entries(start, end)]})

@@ -10,21 +10,14 @@ from __future__ import annotations
 
 import base64
 import re
-from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import Engine, and_, or_, select
-
-from ledger.chain.contract import Review
 from ledger.core.encoding import to_hex
 from ledger.desk.reviews import STATUS_NAMES, ReviewIndex, review_view
 from ledger.errors import NotFoundError, ProtocolError
-from ledger.store.schema import SOURCE_API, submissions
-
-if TYPE_CHECKING:
-    from ledger.followup.threads import FollowUps
-    from ledger.service import TipStatus
-    from ledger.store import StoredCheckpoint
+from ledger.log.reader import LogReader
+from ledger.log.receipts import ReceiptBuilder
+from ledger.store.followups import FollowUpStore
 
 __all__ = ["MAX_PAGE", "ReviewDesk"]
 
@@ -33,22 +26,20 @@ _CURSOR = re.compile(r"(\d{1,19})-([0-9a-f]{64})")
 
 
 class ReviewDesk:
+    """The desk's reads: the log's read side, the follow-up store, reviews from chain."""
+
     def __init__(
         self,
-        read_engine: Engine,
+        reader: LogReader,
         *,
         index: ReviewIndex,
-        follow_ups: FollowUps,
-        tip_status: Callable[[bytes], TipStatus],
-        checkpoint: Callable[[], StoredCheckpoint | None],
-        review_of: Callable[[bytes], Review],
+        follow_ups: FollowUpStore,
+        receipts: ReceiptBuilder,
     ) -> None:
-        self.read_engine = read_engine
+        self.reader = reader
         self.index = index
         self.follow_ups = follow_ups
-        self._tip_status = tip_status
-        self._checkpoint = checkpoint
-        self._review_of = review_of
+        self.receipts = receipts
 
     def awaiting(
         self, *, after: str | None = None, limit: int = 100, under_review: bool = False
@@ -62,13 +53,12 @@ class ReviewDesk:
             raise ProtocolError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
         cursor = _parse_cursor(after)
         statuses = self.index.statuses()
-        cp = self._checkpoint()
-        anchored_size = cp.tree_size if cp is not None else 0
+        anchored_size = self.reader.anchored_size()
         found: list[tuple[bytes, int, int | None]] = []
         last: tuple[int, bytes] | None = cursor
         more = True  # rows may remain after ``last``
         while len(found) < limit and more:
-            rows = self._page(last, limit * 2)
+            rows = self.reader.submissions.sealed_page(last, limit * 2)
             more = len(rows) == limit * 2
             for i, (commitment, received_at, leaf_index) in enumerate(rows):
                 last = (received_at, commitment)
@@ -91,52 +81,24 @@ class ReviewDesk:
         ]
         return {"tips": tips, "next": _cursor_text(last) if more and last else None}
 
-    def _page(self, after: tuple[int, bytes] | None, size: int) -> list[tuple[bytes, int, Any]]:
-        t = submissions.c
-        query = select(t.commitment, t.received_at, t.leaf_index).where(
-            t.source == SOURCE_API, t.envelope.is_not(None)
-        )
-        if after is not None:
-            received_at, commitment = after
-            query = query.where(
-                or_(
-                    t.received_at > received_at,
-                    and_(t.received_at == received_at, t.commitment > commitment),
-                )
-            )
-        query = query.order_by(t.received_at, t.commitment).limit(size)
-        with self.read_engine.connect() as conn:
-            return [
-                (bytes(c), int(r), None if i is None else int(i))
-                for c, r, i in conn.execute(query).all()
-            ]
-
     def tip(self, commitment: bytes) -> dict[str, Any]:
         """One tip for the desk: its envelope (base64), inclusion, promise, review, follow-up."""
-        t = submissions.c
-        with self.read_engine.connect() as conn:
-            row = conn.execute(
-                select(t.received_at, t.envelope).where(t.commitment == commitment)
-            ).first()
+        row = self.reader.submissions.get(commitment)
         if row is None:
             raise NotFoundError(f"no tip with commitment {to_hex(commitment)}")
         if row.envelope is None:
             raise NotFoundError(
-                f"tip {to_hex(commitment)} was committed directly on chain: the service holds "
-                "no sealed copy of it"
+                f"the service holds no sealed copy of tip {to_hex(commitment)}: it was committed "
+                "directly on chain, or submitted locally where no desk key was configured"
             )
-        status = self._tip_status(commitment)
+        status = self.reader.tip_status(commitment)
         return {
             "commitment": to_hex(commitment),
-            "received_at": int(row.received_at),
-            "envelope": base64.b64encode(bytes(row.envelope)).decode("ascii"),
+            "received_at": row.received_at,
+            "envelope": base64.b64encode(row.envelope).decode("ascii"),
             "status": status.status,
-            "leaf_index": status.leaf_index,
-            "promise": None if status.promise is None else status.promise.model_dump(mode="json"),
-            "inclusion": (
-                None if status.inclusion is None else status.inclusion.model_dump(mode="json")
-            ),
-            "review": review_view(self._review_of(commitment), with_reviewer=True),
+            **self.receipts.standing(status),
+            "review": review_view(self.index.review_of(commitment), with_reviewer=True),
             "follow_up": bool(self.follow_ups.having([commitment])),
         }
 

@@ -14,9 +14,8 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
-from ledger.chain.contract import Review
 from ledger.core.encoding import to_hex
-from ledger.desk.reviews import review_view
+from ledger.desk.reviews import ReviewSource, review_view
 from ledger.errors import AuthenticationError, NotFoundError, ProtocolError
 from ledger.followup.secrets import (
     FROM_REPORTER,
@@ -38,6 +37,7 @@ from ledger.followup.secrets import (
     seal_message,
     sender_name,
 )
+from ledger.log.reader import LogReader
 from ledger.store.followups import FollowUpStore, StoredMessage
 from ledger.store.submissions import Companions
 
@@ -74,8 +74,8 @@ class FollowUps:
         store: FollowUpStore,
         desk_key: X25519PublicKey,
         *,
-        review_of: Callable[[bytes], Review],
-        is_anchored: Callable[[bytes], bool],
+        reader: LogReader,
+        reviews: ReviewSource,
         hasher: SecretHasher | None = None,
         limiter: FailureLimiter | None = None,
         clock: Callable[[], float] = time.time,
@@ -83,8 +83,8 @@ class FollowUps:
         self.store = store
         self.desk_key = desk_key
         self._desk_raw = public_bytes(desk_key)
-        self._review_of = review_of
-        self._is_anchored = is_anchored
+        self.reader = reader
+        self.reviews = reviews
         self.hasher = hasher or SecretHasher()
         self.limiter = limiter or FailureLimiter()
         self._clock = clock
@@ -134,8 +134,8 @@ class FollowUps:
             messages.append(message_view(m.id, m.sender, m.sent_at, text))
         return {
             "commitment": to_hex(commitment),
-            "anchored": self._is_anchored(commitment),
-            "review": review_view(self._review_of(commitment)),
+            "anchored": self.reader.is_anchored(commitment),
+            "review": review_view(self.reviews.review_of(commitment)),
             "messages": messages,
         }
 

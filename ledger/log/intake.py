@@ -3,7 +3,7 @@
 Per tip the caller's thread (the API's event loop) does the CPU work: ``content_digest``, the
 salt (the client's, or a fresh one the service makes and returns only in the receipt), the
 commitment, the HPKE envelope of document + salt + author to the review desk
-(``ledger.desk.envelope.seal_tip``), ``received_at`` in whole seconds, and the EIP-712
+(``ledger.core.envelope.seal_tip``), ``received_at`` in whole seconds, and the EIP-712
 ``Promise`` signed with the anchorer key (one ``Signer``, parsed once).
 
 Durability is one committer thread: every submission waiting when it wakes is written in ONE
@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import functools
 import queue
 import threading
 import time
@@ -39,9 +38,8 @@ from ledger.core.commitment import (
     new_salt,
 )
 from ledger.core.eip712 import Signer, sign_promise
-from ledger.core.encoding import address_bytes, checksum_address, to_hex
-from ledger.core.receipt import FORMAT, PromiseInfo, Receipt
-from ledger.desk.envelope import seal_tip
+from ledger.core.encoding import address_bytes, checksum_address
+from ledger.core.envelope import seal_tip
 from ledger.errors import LedgerError, ProtocolError, StoreError
 from ledger.store.submissions import (
     SOURCE_API,
@@ -58,7 +56,6 @@ MAX_BATCH = 8192  # submissions per transaction; a burst larger than this takes 
 # join it: a commit costs the same for one row as for a hundred (one fsync, one transaction's
 # overhead), so a little patience buys throughput at a cost of milliseconds.
 LINGER = 0.002
-_ZERO_AUTHOR_TEXT = checksum_address(ZERO_AUTHOR)
 
 
 class IntakeClosedError(StoreError):
@@ -83,65 +80,6 @@ class Accepted:
     promise_signature: bytes | None
     new: bool
     leaf_index: int | None
-
-    def promise_dict(self) -> dict[str, Any] | None:
-        """The promise as PROTOCOL.md section 6 writes it (``None`` if the row has none)."""
-        if self.promise_signer is None or self.promise_signature is None:
-            return None
-        return {
-            "received_at": self.received_at,
-            "signer": _address_text(self.promise_signer),
-            "signature": to_hex(self.promise_signature),
-        }
-
-    def receipt_dict(self, chain_id: int, contract: str) -> dict[str, Any]:
-        """The receipt (PROTOCOL.md section 6, ``inclusion: null``) as JSON-ready dict.
-
-        Built directly, in the receipt's key order: equal to ``self.receipt(...).to_dict()``
-        (the tests hold the two equal) at a fraction of the cost of validating a model.
-        """
-        return {
-            "format": FORMAT,
-            "chain_id": chain_id,
-            "contract": contract,
-            "commitment": to_hex(self.commitment),
-            "salt": to_hex(self.salt),
-            "content_digest": to_hex(self.content_digest),
-            "author": _author_text(self.author),
-            "promise": self.promise_dict(),
-            "inclusion": None,
-        }
-
-    def promise(self) -> PromiseInfo | None:
-        if self.promise_signer is None or self.promise_signature is None:
-            return None
-        return PromiseInfo.create(
-            received_at=self.received_at,
-            signer=self.promise_signer,
-            signature=self.promise_signature,
-        )
-
-    def receipt(self, chain_id: int, contract: str) -> Receipt:
-        """The receipt as a validated model (``inclusion`` None until anchored)."""
-        return Receipt.create(
-            chain_id=chain_id,
-            contract=contract,
-            commitment=self.commitment,
-            salt=self.salt,
-            content_digest=self.content_digest,
-            author=self.author,
-            promise=self.promise(),
-        )
-
-
-def _author_text(author: bytes) -> str:
-    return _ZERO_AUTHOR_TEXT if author == ZERO_AUTHOR else checksum_address(author)
-
-
-@functools.lru_cache(maxsize=16)
-def _address_text(address: bytes) -> str:
-    """EIP-55 text of a signer address (a keccak each: cached, there are only a few signers)."""
-    return checksum_address(address)
 
 
 @dataclass
@@ -182,14 +120,16 @@ class Intake:
     each transaction that stored ``n`` new submissions, e.g. ``sequencer.notify``.
     ``write_lock`` (a context manager) is held around each transaction: the service passes a
     file lock for SQLite, so the group commits of several worker processes take turns at once
-    instead of through SQLite's sleeping retries.
+    instead of through SQLite's sleeping retries. ``desk_key`` None keeps no sealed copy (the
+    local ``tipledger submit`` on a machine with no desk key: the tip reaches no desk, only the
+    log and the reporter's receipt).
     """
 
     def __init__(
         self,
         submissions: SubmissionStore,
         signer: Signer,
-        desk_key: X25519PublicKey,
+        desk_key: X25519PublicKey | None,
         *,
         chain_id: int,
         contract: str,
@@ -274,8 +214,12 @@ class Intake:
                 raise ProtocolError(f"author: {exc}") from None
         digest = content_digest(document)
         entry = commitment(salt, digest, author_raw)
-        envelope = seal_tip(
-            self._desk_key, commitment=entry, document=document, salt=salt, author=author_raw
+        envelope = (
+            None
+            if self._desk_key is None
+            else seal_tip(
+                self._desk_key, commitment=entry, document=document, salt=salt, author=author_raw
+            )
         )
         received_at = int(self._clock())
         signature = sign_promise(self._signer, self.chain_id, self.contract, entry, received_at)

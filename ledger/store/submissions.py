@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, func, insert, select
+from sqlalchemy import Connection, Table, and_, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.store.database import connection, positional
@@ -207,6 +207,67 @@ class SubmissionStore:
             )
         return int(count or 0)
 
+    def standing(self, commitment: bytes) -> Submission | None:
+        """The row of ``commitment`` without its envelope (where it stands, its promise)."""
+        t = submissions.c
+        with connection(self.log.engine, "reading the submissions") as conn:
+            row = conn.execute(
+                select(
+                    t.commitment,
+                    t.received_at,
+                    t.source,
+                    t.promise_signer,
+                    t.promise_signature,
+                    t.leaf_index,
+                ).where(t.commitment == commitment)
+            ).first()
+        if row is None:
+            return None
+        return Submission(
+            commitment=bytes(row.commitment),
+            received_at=int(row.received_at),
+            source=int(row.source),
+            promise_signer=_opt_bytes(row.promise_signer),
+            promise_signature=_opt_bytes(row.promise_signature),
+            leaf_index=None if row.leaf_index is None else int(row.leaf_index),
+        )
+
+    def sealed_page(
+        self, after: tuple[int, bytes] | None, size: int
+    ) -> list[tuple[bytes, int, int | None]]:
+        """Up to ``size`` submissions that hold a sealed copy for the desk, as
+        ``(commitment, received_at, leaf_index)``, in ``(received_at, commitment)`` order after
+        the key ``after``."""
+        t = submissions.c
+        query = select(t.commitment, t.received_at, t.leaf_index).where(
+            t.source == SOURCE_API, t.envelope.is_not(None)
+        )
+        if after is not None:
+            received_at, commitment = after
+            query = query.where(
+                or_(
+                    t.received_at > received_at,
+                    and_(t.received_at == received_at, t.commitment > commitment),
+                )
+            )
+        query = query.order_by(t.received_at, t.commitment).limit(size)
+        with connection(self.log.engine, "reading the submissions") as conn:
+            return [
+                (bytes(c), int(r), None if i is None else int(i))
+                for c, r, i in conn.execute(query).all()
+            ]
+
+    def received_counts(self, start: int, end: int) -> list[tuple[int, int]]:
+        """``(received_at, how many)`` of the entries ``start`` up to ``end`` (exclusive)."""
+        t = submissions.c
+        with connection(self.log.engine, "reading the submissions") as conn:
+            rows = conn.execute(
+                select(t.received_at, func.count())
+                .where(t.leaf_index >= start, t.leaf_index < end)
+                .group_by(t.received_at)
+            ).all()
+        return [(int(received_at), int(n)) for received_at, n in rows]
+
     def oldest_pending(self) -> int | None:
         """``received_at`` of the oldest submission not yet in the log (for maxMergeDelay)."""
         with connection(self.log.engine, "reading the submissions") as conn:
@@ -243,3 +304,7 @@ class SubmissionStore:
                 [(a.leaf_index, a.commitment) for a in appended],
             )
         return appended
+
+
+def _opt_bytes(value: object) -> bytes | None:
+    return None if value is None else bytes(value)  # type: ignore[call-overload]

@@ -538,16 +538,15 @@ def test_checkpoint_proofs_and_entries(server: Server, client: httpx.Client) -> 
 
 
 def test_entries_are_paged(server: Server, client: httpx.Client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    import ledger.service as service_module
+    import ledger.log.reader as reader_module
 
     for i in range(3):
         last = submit(client, f"paged {i}".encode())
     wait_anchored(client, last["commitment"])
-    monkeypatch.setattr(service_module, "ENTRIES_PAGE_LIMIT", 2)
+    reader = server.service.reader
+    monkeypatch.setattr(reader_module, "ENTRIES_PAGE_LIMIT", 2)
     monkeypatch.setattr(
-        server.service,
-        "entries",
-        lambda start, end: type(server.service).entries(server.service, start, end, limit=2),
+        reader, "entries", lambda start, end: type(reader).entries(reader, start, end, limit=2)
     )
     page = client.get("/v1/log/entries", params={"start": 0, "end": 100}).json()["entries"]
     assert len(page) == 2

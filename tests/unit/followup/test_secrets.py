@@ -34,6 +34,7 @@ from ledger.followup.secrets import (
     seal_message,
 )
 from ledger.followup.threads import FollowUps
+from ledger.log.reader import LogReader
 from ledger.store import LogStore
 from ledger.store.followups import FollowUpStore
 from ledger.store.submissions import NewSubmission, SubmissionStore
@@ -160,8 +161,8 @@ def _threads(engine: Engine, desk: X25519PrivateKey, chain: _Chain) -> FollowUps
     return FollowUps(
         FollowUpStore(engine),
         desk.public_key(),
-        review_of=chain.review_of,
-        is_anchored=lambda _c: False,
+        reader=LogReader(engine),
+        reviews=chain,
         limiter=FailureLimiter(limit=3),
     )
 

@@ -17,6 +17,7 @@ from ledger.desk.envelope import open_tip
 from ledger.desk.keys import generate_desk_keypair
 from ledger.errors import ProtocolError
 from ledger.log.intake import Intake, IntakeClosedError
+from ledger.log.receipts import ReceiptBuilder
 from ledger.store import LogStore
 from ledger.store.submissions import SubmissionStore
 
@@ -69,10 +70,10 @@ def test_the_fast_receipt_equals_the_model(setup) -> None:  # type: ignore[no-un
     intake, *_ = setup
     for author in (None, AUTHOR):
         accepted = intake.submit(b"tip", author=author)
-        fast = accepted.receipt_dict(CHAIN_ID, CONTRACT)
-        assert fast == accepted.receipt(CHAIN_ID, CONTRACT).to_dict()
+        fast = ReceiptBuilder(CHAIN_ID, CONTRACT).issued(accepted)
+        assert fast == ReceiptBuilder(CHAIN_ID, CONTRACT).receipt(accepted).to_dict()
         assert Receipt.from_dict(fast).inclusion is None
-    assert accepted.receipt(CHAIN_ID, CONTRACT).author == AUTHOR
+    assert ReceiptBuilder(CHAIN_ID, CONTRACT).receipt(accepted).author == AUTHOR
 
 
 def test_a_repeat_keeps_the_first_row_and_promise(setup) -> None:  # type: ignore[no-untyped-def]
