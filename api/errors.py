@@ -45,40 +45,30 @@ from ledger.vault.errors import (
 log = logging.getLogger("tipledger.api")
 
 
-class UnknownTipError(LedgerError):
-    """No submission and no log entry has this commitment (404)."""
+# Most specific class first: the first row whose classes match gives the status. The identity
+# vault: not your record/request (403), no such item (404), not now (409: a duplicate, no
+# custodian set, a disclosure not recorded on chain), malformed input (422).
+_STATUSES: tuple[tuple[tuple[type[LedgerError], ...], int], ...] = (
+    ((AuthenticationError, SignInError), 401),
+    ((PermissionDeniedError, NotEntitledError), 403),
+    ((UnknownVaultItemError,), 404),
+    ((VaultConflictError,), 409),
+    ((VaultError,), 422),
+    ((NotAnchoredError, NotFoundError), 404),
+    ((RateLimitedError,), 429),
+    ((ProofError,), 400),
+    ((ReceiptError, ProtocolError, EnvelopeError), 422),
+    ((ChainUnavailableError, ChainMismatchError, StoreError), 503),
+    ((ChainError,), 502),
+    ((ConfigError,), 500),
+)
 
 
 def status_for(exc: LedgerError) -> int:
-    """The HTTP status for a ledger error (most specific class first)."""
-    if isinstance(exc, AuthenticationError | SignInError):
-        return 401
-    if isinstance(exc, PermissionDeniedError):
-        return 403
-    # The identity vault: not your record/request (403), no such item (404), not now (409: a
-    # duplicate, no custodian set, a disclosure not recorded on chain), malformed input (422).
-    if isinstance(exc, NotEntitledError):
-        return 403
-    if isinstance(exc, UnknownVaultItemError):
-        return 404
-    if isinstance(exc, VaultConflictError):
-        return 409
-    if isinstance(exc, VaultError):
-        return 422
-    if isinstance(exc, UnknownTipError | NotAnchoredError | NotFoundError):
-        return 404
-    if isinstance(exc, RateLimitedError):
-        return 429
-    if isinstance(exc, ProofError):
-        return 400
-    if isinstance(exc, ReceiptError | ProtocolError | EnvelopeError):
-        return 422
-    if isinstance(exc, ChainUnavailableError | ChainMismatchError | StoreError):
-        return 503
-    if isinstance(exc, ChainError):
-        return 502
-    if isinstance(exc, ConfigError):
-        return 500
+    """The HTTP status for a ledger error (500 for one the table does not name)."""
+    for classes, status in _STATUSES:
+        if isinstance(exc, classes):
+            return status
     return 500
 
 

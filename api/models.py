@@ -116,10 +116,15 @@ class TipMultipart(BaseModel):
     """
 
     model_config = _config(
-        {"text": "Invoice 4711 was paid twice; both payment orders attached.", "files": []}
+        {"document": "Invoice 4711 was paid twice; both payment orders attached.", "files": []}
     )
 
-    text: str = Field(description="The tip's text (UTF-8).", examples=["Invoice 4711 paid twice"])
+    # The part is named ``document`` (what ``api.parsing.tip_from_parts`` reads); its text goes
+    # into the tip document's ``text`` field.
+    document: str = Field(
+        description="The tip's text (UTF-8); the service builds the tip document around it.",
+        examples=["Invoice 4711 paid twice"],
+    )
     files: list[bytes] = Field(
         default_factory=list,
         description="Attachments (zero or more parts named 'files', each with a filename).",
@@ -173,6 +178,11 @@ class ReceiptModel(BaseModel):
     author: str
     promise: PromiseModel | None = None
     inclusion: InclusionModel | None = None
+    follow_up: dict[str, str] | None = Field(
+        default=None,
+        description='`{"secret": "tlf1_…"}` in the receipt of a tip submitted with a follow-up '
+        "secret; absent otherwise. Verifiers ignore it.",
+    )
 
 
 class TipAccepted(BaseModel):

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -23,11 +25,12 @@ def pytest_report_header(config: pytest.Config) -> str:
     return f"postgresql: {url}" if url else POSTGRES_HINT
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # type: ignore[no-untyped-def]
-    """A fresh, empty database URL: a SQLite file, or a private schema in PostgreSQL."""
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
+@contextmanager
+def fresh_database_url(kind: str, directory: Path) -> Iterator[str]:
+    """A fresh, empty database URL: a SQLite file in ``directory``, or a private schema in
+    PostgreSQL (dropped afterwards; skipped unless POSTGRES_ENV is set)."""
+    if kind == "sqlite":
+        yield f"sqlite:///{directory / 'ledger.sqlite3'}"
         return
     base = os.environ.get(POSTGRES_ENV)
     if not base:
@@ -43,6 +46,19 @@ def database_url(request: pytest.FixtureRequest, tmp_path) -> Iterator[str]:  # 
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def make_database_url() -> Callable[[str, Path], AbstractContextManager[str]]:
+    """``fresh_database_url`` for fixtures of a wider scope than ``database_url``'s."""
+    return fresh_database_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database URL on each database kind (see ``fresh_database_url``)."""
+    with fresh_database_url(request.param, tmp_path) as url:
+        yield url
 
 
 @pytest.fixture

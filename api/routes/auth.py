@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import asdict
-from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -13,16 +12,17 @@ from starlette.responses import Response
 
 from api.auth import SessionDep, bearer_token
 from api.deps import ServiceDep
-from api.models import EXAMPLE_SIGNER, ErrorModel
+from api.models import EXAMPLE_SIGNER
 from api.responses import JSONBytes, error_responses
 from ledger.auth.sessions import SIGN_IN_ROLES
 
 router = APIRouter(tags=["sign-in"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorModel, "description": "No valid session, or a sign-in that failed."},
-    403: {"model": ErrorModel, "description": "The address holds none of the needed roles."},
+_SAID = {
+    401: "No valid session, or a sign-in that failed.",
+    403: "The address holds none of the needed roles.",
 }
+_ERRORS = error_responses(401, 403, said=_SAID)
 
 EXAMPLE_CHALLENGE: JsonDict = {
     "scheme": "http",
@@ -110,7 +110,7 @@ async def challenge(service: ServiceDep) -> Response:
     summary="Sign in",
     description="Checks the signed EIP-4361 message (domain, URI, chain id, single-use nonce, "
     "issued-at and expiry, signature) and the signer's roles on chain; answers a bearer token.",
-    responses={**_ERRORS, **error_responses(422)},
+    responses=error_responses(401, 403, 422, said=_SAID),
 )
 async def sign_in(body: SignInRequest, service: ServiceDep) -> Response:
     token, session, roles = await run_in_threadpool(

@@ -16,22 +16,23 @@ from starlette.responses import Response
 
 from api.auth import bearer_token
 from api.deps import ServiceDep
-from api.models import EXAMPLE_COMMITMENT, ErrorModel
+from api.models import EXAMPLE_COMMITMENT
 from api.parsing import commitment_param, identity_field, identity_kind
-from api.responses import JSONBytes
+from api.responses import JSONBytes, error_responses
 from api.routes.tips import CommitmentPath
 from ledger.followup.secrets import check_text
 
 router = APIRouter(tags=["follow-up"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {
-        "model": ErrorModel,
-        "description": "No secret, a wrong one, or no such tip (one answer for all three).",
+_ERRORS = error_responses(
+    401,
+    422,
+    429,
+    said={
+        401: "No secret, a wrong one, or no such tip (one answer for all three).",
+        429: "Too many wrong secrets for this tip just now.",
     },
-    422: {"model": ErrorModel, "description": "Malformed input; `detail` says which field."},
-    429: {"model": ErrorModel, "description": "Too many wrong secrets for this tip just now."},
-}
+)
 EXAMPLE_MESSAGE: dict[str, Any] = {
     "id": "0x5f0e3c1a9b7d2e4f6a8c0b1d3e5f7a9c",
     "from": "reviewer",

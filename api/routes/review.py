@@ -24,12 +24,11 @@ from api.models import (
     EXAMPLE_INCLUSION,
     EXAMPLE_PROMISE,
     EXAMPLE_SIGNER,
-    ErrorModel,
     InclusionModel,
     PromiseModel,
 )
 from api.parsing import b64_field, commitment_param
-from api.responses import JSONBytes
+from api.responses import JSONBytes, error_responses
 from api.routes.tips import CommitmentPath
 from ledger.core.encoding import from_hex
 from ledger.desk.queries import MAX_PAGE
@@ -38,12 +37,16 @@ from ledger.followup.secrets import MESSAGE_ID_SIZE
 
 router = APIRouter(tags=["review desk"])
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    401: {"model": ErrorModel, "description": "No valid session: sign in (/v1/auth)."},
-    403: {"model": ErrorModel, "description": "The signed-in address lacks REVIEWER_ROLE."},
-    404: {"model": ErrorModel, "description": "No such tip, or no follow-up for it."},
-    422: {"model": ErrorModel, "description": "Malformed input; `detail` says which field."},
-}
+_ERRORS = error_responses(
+    401,
+    403,
+    404,
+    422,
+    said={
+        403: "The signed-in address lacks REVIEWER_ROLE.",
+        404: "No such tip, or no follow-up for it.",
+    },
+)
 EXAMPLE_CURSOR = "1764200000-" + EXAMPLE_COMMITMENT[2:]
 
 

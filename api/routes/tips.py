@@ -10,7 +10,6 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ServiceDep
-from api.errors import UnknownTipError
 from api.models import EXAMPLE_COMMITMENT, ReceiptStatus, TipAccepted
 from api.parsing import (
     NO_OPTIONS,
@@ -28,7 +27,7 @@ from api.parsing import (
 )
 from api.responses import JSONBytes, error_responses
 from ledger.core.encoding import to_hex
-from ledger.errors import ProtocolError
+from ledger.errors import NotFoundError, ProtocolError
 from ledger.service import LedgerService
 from ledger.store.submissions import Companions
 
@@ -125,15 +124,7 @@ async def accept_tip(content_type: str, body: bytes, service: LedgerService) -> 
     if options.any:
         answer = await _accept_with_options(service, document, salt, author, options)
     else:  # the common case, kept as cheap as it ever was
-        accepted = await service.submit(document, salt, author)
-        receipt = service.receipt_dict(accepted)
-        answer = {
-            "commitment": to_hex(accepted.commitment),
-            "promise": receipt["promise"],
-            "receipt": receipt,
-            "follow_up": None,
-            "identity": None,
-        }
+        answer = service.receipts.accepted_answer(await service.submit(document, salt, author))
     if built is not None:
         answer["document"] = base64.b64encode(built).decode("ascii")
     return answer
@@ -167,18 +158,11 @@ async def _accept_with_options(
         return rows
 
     accepted = await service.submit(document, salt, author, companions)
-    receipt = service.receipt_dict(accepted)
-    follow_up = None
-    if enrolment is not None and accepted.new:
-        follow_up = {"secret": enrolment.secret.text}
-        receipt["follow_up"] = follow_up
-    return {
-        "commitment": to_hex(accepted.commitment),
-        "promise": receipt["promise"],
-        "receipt": receipt,
-        "follow_up": follow_up,
-        "identity": identity.summary() if identity is not None and accepted.new else None,
-    }
+    return service.receipts.accepted_answer(
+        accepted,
+        follow_up_secret=enrolment.secret.text if enrolment is not None and accepted.new else None,
+        identity=identity.summary() if identity is not None and accepted.new else None,
+    )
 
 
 def _is_json(content_type: str) -> bool:
@@ -211,9 +195,10 @@ CommitmentPath = Annotated[
     },
 )
 def tip_receipt(commitment: CommitmentPath, service: ServiceDep) -> Response:
-    status = service.tip_status(commitment_param(commitment))
+    status = service.reader.tip_status(commitment_param(commitment))
     if status.status == "unknown":
-        raise UnknownTipError(f"no tip with commitment {to_hex(status.commitment)}")
+        raise NotFoundError(f"no tip with commitment {to_hex(status.commitment)}")
     return JSONBytes(
-        service.receipt_view(status), status_code=200 if status.status == "anchored" else 202
+        service.receipts.status_view(status),
+        status_code=200 if status.status == "anchored" else 202,
     )

@@ -27,8 +27,8 @@ from starlette.responses import Response
 
 from api.auth import AdminDep, CustodianDep, ReviewerDep, SessionDep
 from api.deps import ServiceDep
-from api.models import EXAMPLE_COMMITMENT, ErrorModel
-from api.responses import JSONBytes
+from api.models import EXAMPLE_COMMITMENT
+from api.responses import JSONBytes, error_responses
 from api.vault_models import (
     EXAMPLE_RECORD_ID,
     HEX32,
@@ -63,20 +63,16 @@ from ledger.vault.service import parse_kind
 router = APIRouter(tags=["identity vault"])
 State = Literal["pending", "approved", "declined", "recorded", "superseded"]
 
-_TEXT = {
-    401: "No valid session: sign in (`/v1/auth/session`).",
+# What a vault refusal means, where it is narrower than the API's table (api.responses).
+_SAID = {
     403: "The address lacks the role on chain, or has no part in this item.",
     404: "No such custodian, record, request or rotation.",
-    409: "Not now: a duplicate, the wrong stage, no custodian set, or no on-chain record yet.",
-    422: "Malformed input; `detail` says what.",
-    502: "The chain answered with an error.",
-    503: "The chain or the database is unavailable; retry later.",
 }
 
 
 def _errors(*codes: int) -> dict[int | str, dict[str, Any]]:
-    chosen = (401, 403, *codes, 503)
-    return {c: {"model": ErrorModel, "description": _TEXT[c]} for c in chosen}
+    """Every vault route but the public one can also answer 401, 403 and 503."""
+    return error_responses(401, 403, *codes, 503, said=_SAID)
 
 
 MAX_ID = 2**31 - 1  # the tables' integer keys
@@ -113,7 +109,7 @@ def _desk(service: LedgerService, session: Session) -> None:
     description="The chain and contract custodians' approvals are for, the contract's "
     "disclosure threshold, and for each record kind whether identities can be given (it has a "
     "custodian set), with its threshold and number of custodians.",
-    responses={503: {"model": ErrorModel, "description": _TEXT[503]}},
+    responses=error_responses(503),
 )
 def vault_info(service: ServiceDep) -> Response:
     return JSONBytes(service.vault.info())

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 from ledger.auth import siwe
 from ledger.chain.contract import TipLedgerContract, role_id
 from ledger.core.encoding import checksum_address
+from ledger.core.names import CUSTODIAN_ROLE, REVIEWER_ROLE
+from ledger.core.names import DEFAULT_ADMIN_ROLE as ADMIN_ROLE
 from ledger.errors import AuthenticationError, PermissionDeniedError
 from ledger.store.sessions import NONCE_SECONDS, Session, SessionStore
 
@@ -35,15 +37,12 @@ __all__ = [
     "CUSTODIAN_ROLE",
     "REVIEWER_ROLE",
     "SIGN_IN_ROLES",
-    "Session",
     "Challenge",
     "RoleCheck",
+    "Session",
     "SignIn",
 ]
 
-REVIEWER_ROLE = "REVIEWER_ROLE"
-CUSTODIAN_ROLE = "CUSTODIAN_ROLE"
-ADMIN_ROLE = "DEFAULT_ADMIN_ROLE"
 # An address may sign in if it holds any of these: each has privileged work in the service.
 SIGN_IN_ROLES = (REVIEWER_ROLE, CUSTODIAN_ROLE, ADMIN_ROLE)
 

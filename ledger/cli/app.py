@@ -7,9 +7,11 @@ import typer
 from ledger.cli import (
     audit_commands,
     chain_commands,
+    disclosure_commands,
     follow_up_commands,
     key_commands,
     review_commands,
+    role_commands,
     serve_commands,
     tip_commands,
     vault_commands,
@@ -30,7 +32,9 @@ serve_commands.register(app)
 audit_commands.register(app)
 review_commands.register(app)
 follow_up_commands.register(app)
-vault_commands.register(app)  # also disclosure and roles
+vault_commands.register(app)
+disclosure_commands.register(app)
+role_commands.register(app)
 
 
 def main() -> None:

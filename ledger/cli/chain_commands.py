@@ -10,11 +10,15 @@ from typing import Annotated
 
 import typer
 from rich.table import Table
+from web3 import Web3
 
+from ledger.chain.anvil import Devchain
 from ledger.chain.client import connect
+from ledger.chain.deploy import Deployment
 from ledger.chain.deploy import deploy as deploy_contract
 from ledger.cli.common import err, one_line_errors, open_chain, out, settings, utc
 from ledger.cli.serve_commands import Host, run_service
+from ledger.config import Settings
 from ledger.core.encoding import to_hex
 from ledger.ops.devnet import provision, start_devchain
 from ledger.ops.keyfiles import load_key, read_passphrase
@@ -32,6 +36,19 @@ def _stop_on_signal(_sig: int, _frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def _provisioned(s: Settings, chain: Devchain) -> tuple[Web3, Deployment]:
+    """TipLedger on the devchain just started (deployed, or the existing deployment resumed),
+    announced; ``devchain`` and ``up`` each say the rest."""
+    w3 = connect(chain.rpc_url)
+    deployment, new = provision(s, w3, chain.rpc_url)
+    err.print(
+        f"[bold green]TipLedger devchain is running[/] "
+        f"({'deployed a new contract' if new else 'resumed the existing deployment'})",
+    )
+    err.print(f"  RPC URL      {chain.rpc_url}")
+    return w3, deployment
+
+
 def _run_devchain(port: int | None) -> None:
     # Before anything starts, and both signals explicitly: a process started in the background
     # of a shell has SIGINT ignored, and a supervisor's Ctrl-C or SIGTERM must not leave Anvil
@@ -44,13 +61,7 @@ def _run_devchain(port: int | None) -> None:
     except KeyboardInterrupt:
         return
     try:
-        w3 = connect(chain.rpc_url)
-        deployment, new = provision(s, w3, chain.rpc_url)
-        err.print(
-            f"[bold green]TipLedger devchain is running[/] "
-            f"({'deployed a new contract' if new else 'resumed the existing deployment'})",
-        )
-        err.print(f"  RPC URL      {chain.rpc_url}")
+        _w3, deployment = _provisioned(s, chain)
         err.print(f"  contract     {deployment.address}")
         err.print(f"  chain id     {deployment.chain_id}")
         err.print(f"  data dir     {s.home}")
@@ -67,13 +78,7 @@ def _run_up(port: int | None, host: str | None, api_port: int | None) -> None:
     s = settings()
     chain = start_devchain(s, port)
     try:
-        w3 = connect(chain.rpc_url)
-        deployment, new = provision(s, w3, chain.rpc_url)
-        err.print(
-            f"[bold green]TipLedger devchain is running[/] "
-            f"({'deployed a new contract' if new else 'resumed the existing deployment'})",
-        )
-        err.print(f"  RPC URL      {chain.rpc_url}")
+        w3, deployment = _provisioned(s, chain)
         err.print(f"  data dir     {s.home}")
         # The API server handles SIGINT/SIGTERM itself and returns; the chain stops after it.
         run_service(s, deployment, w3, host=host, port=api_port)

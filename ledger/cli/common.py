@@ -6,6 +6,7 @@ import functools
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
@@ -16,7 +17,8 @@ from ledger.chain.client import connect
 from ledger.chain.contract import TipLedgerContract
 from ledger.chain.deploy import Deployment, open_deployment
 from ledger.config import Settings
-from ledger.errors import ConfigError, LedgerError
+from ledger.core.receipt import Receipt
+from ledger.errors import ConfigError, LedgerError, ReceiptError
 from ledger.store import LogStore, open_database
 
 # Results (receipts, JSON) go to stdout; everything for people goes to stderr.
@@ -83,3 +85,16 @@ def open_store(s: Settings, deployment: Deployment) -> LogStore:
 
 def utc(ts: int) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def read_receipt(path: Path) -> tuple[Receipt, bytes]:
+    """The receipt in ``path`` ('-' for stdin) and the file's bytes, which may hold more than a
+    receipt defines (the follow-up secret); a one-line failure if it cannot be read or parsed."""
+    try:
+        raw = sys.stdin.buffer.read() if str(path) == "-" else path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read the receipt {path}: {exc.strerror}")
+    try:
+        return Receipt.from_json(raw), raw
+    except ReceiptError as exc:
+        fail(f"not a valid receipt: {exc}")

@@ -17,6 +17,7 @@ from typing import Annotated
 import typer
 
 from ledger.cli.common import err, fail, one_line_errors, out, settings, utc
+from ledger.cli.vault_render import print_request, requests_table
 from ledger.cli.vault_support import (
     INVESTIGATOR_ENV,
     INVESTIGATOR_KEY_NAME,
@@ -29,11 +30,11 @@ from ledger.cli.vault_support import (
     ScryptN,
     chain_for,
     default_key,
+    desk_get,
     new_key,
     open_key,
-    sign_in_account,
+    open_request,
     signed_in,
-    vault_info,
 )
 from ledger.core.encoding import to_hex
 from ledger.ops.keyfiles import load_key, read_passphrase
@@ -149,18 +150,16 @@ def register(app: typer.Typer) -> None:
             sender = load_key(sender_key, read_passphrase(s.key_passphrase, s.key_passphrase_file))
         else:
             sender = key.eth_account
-        with signed_in(api, key.eth_account) as desk:
-            info = vault_info(desk)
-            view = desk.call("GET", f"/v1/vault/requests/{request}")
-            checked = check_request(view)
-            chain, chain_id = chain_for(info, rpc, contract)
+        with open_request(api, key.eth_account, request) as req:
+            view, checked = req.view, req.checked
+            chain, chain_id = chain_for(req.info(), rpc, contract)
             if chain.recorded(checked.record_id, checked.request_digest) is not None:
                 fail(f"request {request} is already recorded on chain")
             signatures = check_approvals(view, checked, chain, chain_id)
             result = chain.contract().record_disclosure(
                 sender, checked.record_id, checked.request_digest, checked.requester, signatures
             )
-            state = desk.call("GET", f"/v1/vault/requests/{request}/chain")
+            state = req.get("chain")
         event = state["event"] or {}
         err.print(
             f"[bold green]recorded on chain[/]: recordDisclosure with {len(signatures)} signatures "
@@ -180,12 +179,9 @@ def register(app: typer.Typer) -> None:
         request: RequestArg, api: Api, key_file: AccountKey, passphrase_file: PassphraseFile = None
     ) -> None:
         """A request, and its state on chain (any desk role)."""
-        with signed_in(api, sign_in_account(key_file, passphrase_file)) as desk:
-            state = desk.call("GET", f"/v1/vault/requests/{request}/chain")
+        state = desk_get(api, key_file, passphrase_file, f"/v1/vault/requests/{request}/chain")
         view = state["request"]
         check_request(view)
-        from ledger.cli.vault_commands import print_request
-
         print_request(view)
         event = state["event"]
         if event is None:
@@ -243,13 +239,12 @@ def register(app: typer.Typer) -> None:
         passphrase_file: PassphraseFile = None,
     ) -> None:
         """Oversight: every request, with every approval and decline (any desk role)."""
-        with signed_in(api, sign_in_account(key_file, passphrase_file)) as desk:
-            found = desk.call("GET", "/v1/vault/requests", params={"state": state} if state else {})
+        found = desk_get(
+            api, key_file, passphrase_file, "/v1/vault/requests", {"state": state} if state else {}
+        )
         if as_json:
             out.print(json.dumps(found, indent=2, ensure_ascii=False), markup=False)
             return
-        from ledger.cli.vault_commands import requests_table
-
         out.print(requests_table(found, "disclosure requests"))
         for r in found:
             for d in r["declines"]:

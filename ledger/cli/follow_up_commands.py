@@ -8,7 +8,6 @@ in the Authorization header, and is all the service asks for.
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,9 +16,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ledger.cli.api_client import ReporterClient
-from ledger.cli.common import err, fail, one_line_errors, out, settings, utc
-from ledger.core.receipt import Receipt
-from ledger.errors import ReceiptError
+from ledger.cli.common import err, fail, one_line_errors, out, read_receipt, settings, utc
 from ledger.followup.secrets import check_text
 
 ReceiptArg = Annotated[
@@ -36,14 +33,7 @@ Api = Annotated[
 
 
 def _open(receipt_file: Path, api: str | None) -> ReporterClient:
-    try:
-        raw = sys.stdin.buffer.read() if str(receipt_file) == "-" else receipt_file.read_bytes()
-    except OSError as exc:
-        fail(f"cannot read the receipt {receipt_file}: {exc.strerror}")
-    try:
-        receipt = Receipt.from_json(raw)
-    except ReceiptError as exc:
-        fail(f"not a valid receipt: {exc}")
+    receipt, raw = read_receipt(receipt_file)
     follow_up = json.loads(raw).get("follow_up")
     secret = follow_up.get("secret") if isinstance(follow_up, dict) else None
     if not isinstance(secret, str):

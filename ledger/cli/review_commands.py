@@ -25,14 +25,16 @@ from rich.table import Table
 from rich.text import Text
 from web3 import Web3
 
-from ledger.chain.client import chain_errors, connect
+from ledger.chain.client import connect
 from ledger.chain.contract import TipLedgerContract
 from ledger.chain.deploy import Deployment
+from ledger.chain.reader import ChainReader
 from ledger.cli.api_client import DeskClient
 from ledger.cli.common import EXIT_INVALID, err, fail, one_line_errors, out, rpc_url, settings, utc
 from ledger.cli.key_commands import PASSPHRASE_ENV, PRIVATE_KEY_NAME
 from ledger.config import Settings
 from ledger.core.encoding import checksum_address, from_hex, to_hex
+from ledger.core.tip import TIP_FORMAT
 from ledger.desk.check import CheckedTip, check_tip
 from ledger.desk.keys import configured_public_key, load_private_key
 from ledger.desk.reviews import STATUS_NAMES, status_id
@@ -139,8 +141,7 @@ def _chain(
             f"no contract to check against: pass --contract ADDRESS (no deployment in {s.home})"
         )
     w3 = connect(rpc_url(s, rpc, deployment), timeout=s.rpc_timeout)
-    with chain_errors("reading the chain id"):
-        chain_id = int(w3.eth.chain_id)
+    chain_id = ChainReader(w3).chain_id()
     if deployment is not None and contract is None and deployment.chain_id != chain_id:
         raise DeploymentError(
             f"the endpoint is chain {chain_id}, the deployment in {s.home} is on chain "
@@ -166,7 +167,7 @@ def _document_view(document: bytes) -> tuple[str, list[dict[str, Any]]]:
         data = orjson.loads(document)
     except orjson.JSONDecodeError:
         data = None
-    if isinstance(data, dict) and data.get("format") == "tipledger-tip/1":
+    if isinstance(data, dict) and data.get("format") == TIP_FORMAT:
         attachments = data.get("attachments")
         return str(data.get("text", "")), attachments if isinstance(attachments, list) else []
     try:

@@ -1,8 +1,16 @@
-"""Tip commands: ``submit`` (tip to anchored receipt) and ``verify`` (receipt against the chain)."""
+"""Tip commands: ``submit`` (tip to anchored receipt) and ``verify`` (receipt against the chain).
+
+``submit`` without ``--api`` takes the service's path on this machine: the intake stores and
+promises the tip (sealed to the review desk if this machine has its public key), then the
+sequencer, stepped here, gives it its leaf and anchors it; the receipt comes from the one receipt
+builder. With ``--api`` a running service does all of that.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 import time
 from pathlib import Path
@@ -13,7 +21,8 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
-from ledger.chain.client import connect
+from ledger.chain.client import RECEIPT_TIMEOUT, connect
+from ledger.chain.contract import TipLedgerContract
 from ledger.cli import api_client
 from ledger.cli.common import (
     EXIT_ERROR,
@@ -25,17 +34,24 @@ from ledger.cli.common import (
     open_chain,
     open_store,
     out,
+    read_receipt,
     rpc_url,
     settings,
     utc,
 )
-from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest, new_salt
+from ledger.config import Settings
+from ledger.core.commitment import ZERO_AUTHOR, new_salt
 from ledger.core.eip712 import Signer
-from ledger.core.receipt import Receipt
-from ledger.errors import ConfigError, DeploymentError, ReceiptError
-from ledger.log.anchoring import Anchorer
-from ledger.log.receipts import inclusion_for, make_promise
+from ledger.core.receipt import Inclusion, Receipt
+from ledger.desk.keys import configured_public_key
+from ledger.errors import ChainError, ChainMismatchError, ConfigError, DeploymentError, StoreError
+from ledger.log.intake import Intake
+from ledger.log.reader import LogReader
+from ledger.log.receipts import ReceiptBuilder, TipStatus
+from ledger.log.sequencer import Sequencer
 from ledger.ops.keyfiles import load_key, read_passphrase, save_dev_key
+from ledger.store.lease import Lease
+from ledger.store.submissions import SubmissionStore
 from ledger.verify import verify_receipt
 
 Text = Annotated[str | None, typer.Option("--text", "-t", help="The tip as text (UTF-8).")]
@@ -74,6 +90,106 @@ Api = Annotated[
     str | None,
     typer.Option("--api", help="URL of a running TipLedger service (e.g. http://127.0.0.1:8000)."),
 ]
+ANCHOR_WAIT = RECEIPT_TIMEOUT  # how long a local submit waits for its anchor to be final
+STEP_PAUSE = 0.1  # seconds between the sequencer steps a local submit takes
+
+
+def _write_receipt(text_out: str, out_file: Path | None) -> None:
+    if out_file is not None:
+        out_file.write_text(text_out + "\n", encoding="utf-8")
+        err.print(f"receipt written to {out_file}")
+    else:
+        out.print(text_out, markup=False)
+
+
+def _say_anchored(inclusion: Inclusion) -> None:
+    err.print(
+        f"[green]anchored[/]: entry {inclusion.leaf_index} in the checkpoint of size "
+        f"{inclusion.tree_size}, block {inclusion.block_number} at "
+        f"{utc(inclusion.block_timestamp)}. Keep the receipt secret: with the document it "
+        "proves your tip."
+    )
+
+
+def _submit_locally(
+    s: Settings, rpc: str | None, document: bytes, author_key: Path | None
+) -> tuple[Receipt, ChainError | None]:
+    """The tip through this machine's log, on the service's path (the module's doc).
+
+    Once the intake has stored the tip, its receipt (with the salt, which exists nowhere else)
+    is always returned: anchored, or pending with the reason it could not be anchored now (the
+    next sequencer step anchors it; its inclusion can be fetched later).
+    """
+    deployment, _w3, contract = open_chain(s, rpc)
+    anchorer = load_key(
+        s.anchorer_key_file, read_passphrase(s.key_passphrase, s.key_passphrase_file)
+    )
+    submissions = SubmissionStore(open_store(s, deployment))
+    author = _author(author_key)
+    intake = Intake(
+        submissions,
+        Signer(anchorer.key),
+        configured_public_key(s),  # None without a desk key here: no sealed copy is kept
+        chain_id=deployment.chain_id,
+        contract=deployment.address,
+        linger=0.0,  # one tip: no one else to wait for
+    )
+    intake.start()
+    try:
+        accepted = intake.submit(document, author=author.address if author else None)
+    finally:
+        intake.close()
+    receipt = ReceiptBuilder(deployment.chain_id, deployment.address).receipt(accepted)
+    try:
+        status = _anchor_now(
+            s, submissions, contract, anchorer, deployment.deploy_block, accepted.commitment
+        )
+    except ChainError as exc:  # stored: the receipt must not be lost with the error
+        return receipt, exc
+    assert status.inclusion is not None  # anchored
+    return receipt.with_inclusion(status.inclusion), None
+
+
+def _anchor_now(
+    s: Settings,
+    submissions: SubmissionStore,
+    contract: TipLedgerContract,
+    anchorer: LocalAccount,
+    deploy_block: int,
+    commitment: bytes,
+) -> TipStatus:
+    """Step the sequencer until a checkpoint on chain covers ``commitment``.
+
+    This process steps it while it holds the sequencer lease; while a running service holds the
+    lease, that service's sequencer anchors the tip and the steps here only wait for it.
+    """
+    engine = submissions.log.engine
+    lease = Lease(engine, name="sequencer", seconds=s.lease_seconds)
+    sequencer = Sequencer(
+        submissions, contract, anchorer, settings=s, lease=lease, deploy_block=deploy_block
+    )
+    reader = LogReader(engine)
+    # The step's error, if any, is this command's one line: not its log lines as well.
+    logging.getLogger("tipledger.sequencer").addHandler(logging.NullHandler())
+    deadline = time.monotonic() + ANCHOR_WAIT
+    try:
+        while True:
+            step = sequencer.step()
+            status = reader.tip_status(commitment)
+            if status.status == "anchored":
+                return status
+            if step.halted:
+                raise ChainMismatchError(step.error or "the chain does not match the stored log")
+            if step.leader and step.error and step.in_flight is None:
+                raise ChainError(step.error)
+            if time.monotonic() >= deadline:
+                raise ChainError(
+                    f"the tip is stored, but its anchor was not final within {ANCHOR_WAIT:g} s"
+                )
+            time.sleep(STEP_PAUSE)
+    finally:
+        with contextlib.suppress(StoreError):  # it expires by itself anyway
+            lease.release()
 
 
 def _submit_via_api(
@@ -99,12 +215,7 @@ def _submit_via_api(
         follow_up=follow_up,
     )
     receipt = submitted.receipt
-    text_out = submitted.to_json()
-    if out_file is not None:
-        out_file.write_text(text_out + "\n", encoding="utf-8")
-        err.print(f"receipt written to {out_file}")
-    else:
-        out.print(text_out, markup=False)
+    _write_receipt(submitted.to_json(), out_file)
     if submitted.follow_up is not None:
         err.print(
             "the receipt holds a follow-up secret: with it, `tipledger follow-up status "
@@ -118,12 +229,7 @@ def _submit_via_api(
             f"/v1/tips/{receipt.commitment}/receipt"
         )
         raise typer.Exit(EXIT_ERROR)
-    err.print(
-        f"[green]anchored[/]: entry {inclusion.leaf_index} in the checkpoint of size "
-        f"{inclusion.tree_size}, block {inclusion.block_number} at "
-        f"{utc(inclusion.block_timestamp)}. Keep the receipt secret: with the document it "
-        "proves your tip."
-    )
+    _say_anchored(inclusion)
 
 
 def _verify_via_api(url: str, receipt: Receipt, document: bytes | None, as_json: bool) -> None:
@@ -185,8 +291,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Submit a tip and print its receipt (JSON).
 
-        Without --api: appends it to the local log and anchors it at once. With --api URL: sends
-        it to a running service (with a salt made here) and waits for the anchor.
+        Without --api: stores it in the local log as the service would, and anchors it at once.
+        With --api URL: sends it to a running service (with a salt made here) and waits for the
+        anchor.
         """
         document = _read_document(text, file, "tip")
         if document is None:
@@ -194,49 +301,16 @@ def register(app: typer.Typer) -> None:
         if api is not None:
             _submit_via_api(api, document, _author(author_key), out_file, wait, follow_up)
             return
-        s = settings()
-        deployment, _w3, contract = open_chain(s, rpc)
-        anchorer_key = load_key(
-            s.anchorer_key_file, read_passphrase(s.key_passphrase, s.key_passphrase_file)
-        )
-        store = open_store(s, deployment)
-        author = _author(author_key)
-        salt = new_salt()
-        digest = content_digest(document)
-        entry = commitment(salt, digest, author.address if author else ZERO_AUTHOR)
-        promise = make_promise(
-            Signer(anchorer_key.key),
-            deployment.chain_id,
-            deployment.address,
-            entry,
-            int(time.time()),
-        )
-        store.append([entry])
-        outcome = Anchorer(store, contract, anchorer_key).anchor()
-        assert outcome is not None  # the log holds at least this entry
-        inclusion = inclusion_for(store, entry, outcome.checkpoint)
-        receipt = Receipt.create(
-            chain_id=deployment.chain_id,
-            contract=deployment.address,
-            commitment=entry,
-            salt=salt,
-            content_digest=digest,
-            author=author.address if author else ZERO_AUTHOR,
-            promise=promise,
-            inclusion=inclusion,
-        )
-        text_out = receipt.to_json()
-        if out_file is not None:
-            out_file.write_text(text_out + "\n", encoding="utf-8")
-            err.print(f"receipt written to {out_file}")
-        else:
-            out.print(text_out, markup=False)
-        err.print(
-            f"[green]anchored[/]: entry {inclusion.leaf_index} in the checkpoint of size "
-            f"{inclusion.tree_size}, block {inclusion.block_number} at "
-            f"{utc(inclusion.block_timestamp)}. Keep the receipt secret: with the document it "
-            "proves your tip."
-        )
+        receipt, anchor_error = _submit_locally(settings(), rpc, document, author_key)
+        _write_receipt(receipt.to_json(), out_file)
+        if receipt.inclusion is None:
+            err.print(
+                f"[yellow]stored but not anchored[/]: {anchor_error}. Keep this pending receipt: "
+                "it holds the salt. The next sequencer step (`tipledger serve`, or the next "
+                "submit) anchors the tip."
+            )
+            raise typer.Exit(EXIT_ERROR)
+        _say_anchored(receipt.inclusion)
 
     @app.command()
     @one_line_errors
@@ -259,14 +333,7 @@ def register(app: typer.Typer) -> None:
         code); without it nothing but the chain is asked. Exit 0 when valid, 1 when not, 2 when
         it could not be checked.
         """
-        try:
-            raw = sys.stdin.buffer.read() if str(receipt_file) == "-" else receipt_file.read_bytes()
-        except OSError as exc:
-            fail(f"cannot read the receipt {receipt_file}: {exc.strerror}")
-        try:
-            receipt = Receipt.from_json(raw)
-        except ReceiptError as exc:
-            fail(f"not a valid receipt: {exc}")
+        receipt, _ = read_receipt(receipt_file)
         document = _read_document(text, document_file, "document")
         if api is not None:
             _verify_via_api(api, receipt, document, as_json)

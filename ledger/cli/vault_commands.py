@@ -7,7 +7,7 @@ signature made here) or ``decline`` -> once the disclosure is recorded on chain,
 reseal`` re-seals their share to the investigator (this command checks the chain itself first).
 Rotations: ``vault rotate start | contribute | finish | show | cancel``.
 
-Also registers ``disclosure …`` (the investigator's side) and ``roles …`` (the admin's).
+The investigator's side is ``disclosure …`` (``disclosure_commands``), the admin's ``roles …``.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from ledger.cli import disclosure_commands, role_commands
 from ledger.cli.api_client import DeskClient
 from ledger.cli.common import err, fail, one_line_errors, out, utc
+from ledger.cli.vault_render import print_request, requests_table
 from ledger.cli.vault_support import (
     CUSTODIAN_ENV,
     CUSTODIAN_KEY_NAME,
@@ -33,16 +33,16 @@ from ledger.cli.vault_support import (
     ScryptN,
     chain_for,
     default_key,
+    desk_get,
     new_key,
     open_key,
-    short,
+    open_request,
     sign_in_account,
     signed_in,
     vault_info,
 )
 from ledger.core.encoding import checksum_address, to_hex
 from ledger.vault.client import (
-    check_request,
     contribute_shares,
     require_recorded,
     reseal_for,
@@ -58,42 +58,6 @@ RotationArg = Annotated[int, typer.Argument(help="The rotation's number.", min=1
 def _custodian(key_file: Path | None, passphrase_file: Path | None) -> CustodianKey:
     path = default_key(key_file, CUSTODIAN_KEY_NAME)
     return open_key(path, CUSTODIAN_ENV, passphrase_file, what="custodian")
-
-
-def requests_table(found: list[dict[str, Any]], title: str) -> Table:
-    table = Table(title=title)
-    for col in ("#", "state", "kind", "record", "requester", "filed", "approvals", "purpose"):
-        table.add_column(col)
-    for r in found:
-        table.add_row(
-            str(r["id"]),
-            r["state"],
-            r["kind"],
-            short(r["record_id"]),
-            short(r["requester"]),
-            utc(r["filed_at"]),
-            f"{len(r['approvals'])}/{r['need']} ({len(r['declines'])} declined)",
-            short(r["purpose"], 24),
-        )
-    return table
-
-
-def print_request(view: dict[str, Any]) -> None:
-    err.print(f"[bold]request {view['id']}[/]  {view['state']}", markup=True)
-    err.print(f"  purpose       {view['purpose']}")
-    err.print(f"  requester     {view['requester']}   filed {utc(view['filed_at'])}")
-    err.print(f"  investigator  key {view['investigator_key_id']} ({view['investigator_key']})")
-    err.print(f"  record        {view['record_id']} ({view['kind']}, epoch {view['epoch']})")
-    err.print(f"  digest        {view['request_digest']} (recomputed here: it matches)")
-    err.print(f"  approvals     {len(view['approvals'])} of {view['need']} needed")
-    for a in view["approvals"]:
-        err.print(f"    approved    {a['address']}  {utc(a['decided_at'])}")
-    for d in view["declines"]:
-        err.print(f"    declined    {d['address']}  {utc(d['decided_at'])}: {d['reason']}")
-    if view["recorded"]:
-        rec = view["recorded"]
-        err.print(f"  on chain      tx {rec['tx_hash']}, block {rec['block_number']}")
-    err.print(f"  re-sealed     {view['resealed']} share(s)")
 
 
 def _mine(view: dict[str, Any], key: CustodianKey) -> None:
@@ -112,8 +76,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(custodian, name="custodian")
     app.add_typer(vault, name="vault")
     vault.add_typer(rotate, name="rotate")
-    disclosure_commands.register(app)
-    role_commands.register(app)
 
     @custodian.command("keygen")
     @one_line_errors
@@ -200,10 +162,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """One request in full, its digest recomputed here."""
         key = _custodian(key_file, passphrase_file)
-        with signed_in(api, key.eth_account) as desk:
-            view = desk.call("GET", f"/v1/vault/requests/{request}")
-        check_request(view)
-        print_request(view)
+        with open_request(api, key.eth_account, request) as req:
+            print_request(req.view)
 
     @custodian.command("approve")
     @one_line_errors
@@ -216,10 +176,8 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Approve: sign the EIP-712 Disclosure here, after checking the request's digest."""
         key = _custodian(key_file, passphrase_file)
-        with signed_in(api, key.eth_account) as desk:
-            info = vault_info(desk)
-            view = desk.call("GET", f"/v1/vault/requests/{request}")
-            checked = check_request(view)
+        with open_request(api, key.eth_account, request) as req:
+            view, checked = req.view, req.checked
             if view["state"] not in ("pending", "approved"):
                 fail(f"request {request} is {view['state']}: it takes no decisions")
             _mine(view, key)
@@ -228,6 +186,7 @@ def register(app: typer.Typer) -> None:
                 f"Approve disclosing this identity to {view['requester']}?", err=True
             ):
                 fail("not approved")
+            info = req.info()
             signature = key.sign_disclosure(
                 chain_id=info["chain_id"],
                 contract=info["contract"],
@@ -235,11 +194,7 @@ def register(app: typer.Typer) -> None:
                 request_digest=checked.request_digest,
                 requester=checked.requester,
             )
-            after = desk.call(
-                "POST",
-                f"/v1/vault/requests/{request}/approvals",
-                json={"signature": to_hex(signature)},
-            )
+            after = req.post("approvals", {"signature": to_hex(signature)})
         err.print(
             f"[bold green]approved[/] request {request}: now {after['state']}, "
             f"{len(after['approvals'])} of {after['need']} approvals",
@@ -257,13 +212,9 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Decline a request, with a reason."""
         key = _custodian(key_file, passphrase_file)
-        with signed_in(api, key.eth_account) as desk:
-            view = desk.call("GET", f"/v1/vault/requests/{request}")
-            check_request(view)
-            _mine(view, key)
-            after = desk.call(
-                "POST", f"/v1/vault/requests/{request}/declines", json={"reason": reason}
-            )
+        with open_request(api, key.eth_account, request) as req:
+            _mine(req.view, key)
+            after = req.post("declines", {"reason": reason})
         err.print(f"declined request {request}: now {after['state']}")
 
     @custodian.command("reseal")
@@ -279,29 +230,23 @@ def register(app: typer.Typer) -> None:
         """Re-seal your share to the investigator, only if the chain itself has the disclosure
         recorded (isDisclosed and its DisclosureApproved event)."""
         key = _custodian(key_file, passphrase_file)
-        with signed_in(api, key.eth_account) as desk:
-            info = vault_info(desk)
-            view = desk.call("GET", f"/v1/vault/requests/{request}")
-            checked = check_request(view)
+        with open_request(api, key.eth_account, request) as req:
+            view, checked = req.view, req.checked
             if key.address not in {a["address"] for a in view["approvals"]}:
                 fail(
                     f"you ({key.address}) did not approve request {request}: only approving "
                     "custodians re-seal"
                 )
-            chain, _ = chain_for(info, rpc, contract)
+            chain, _ = chain_for(req.info(), rpc, contract)
             found = require_recorded(chain, checked)
             err.print(
                 "recorded on chain: DisclosureApproved in tx "
                 f"{to_hex(found.tx_hash) if found.tx_hash else '?'}"
                 f", block {found.block_number}, {utc(found.timestamp) if found.timestamp else '?'}"
             )
-            share = desk.call("GET", f"/v1/vault/requests/{request}/share")
+            share = req.get("share")
             resealed = reseal_for(key, share["share"], checked)
-            after = desk.call(
-                "POST",
-                f"/v1/vault/requests/{request}/resealed",
-                json={"resealed": to_hex(resealed)},
-            )
+            after = req.post("resealed", {"resealed": to_hex(resealed)})
         err.print(
             f"[bold green]re-sealed[/] share {share['share']['index']} to investigator key "
             f"{view['investigator_key_id']} ({after['resealed']} of {view['threshold']} re-sealed)",
@@ -314,8 +259,7 @@ def register(app: typer.Typer) -> None:
     @one_line_errors
     def custodians(api: Api, key_file: AccountKey, passphrase_file: PassphraseFile = None) -> None:
         """The registered custodians (any desk role)."""
-        with signed_in(api, sign_in_account(key_file, passphrase_file)) as desk:
-            found = desk.call("GET", "/v1/vault/custodians")
+        found = desk_get(api, key_file, passphrase_file, "/v1/vault/custodians")
         table = Table(title="custodians")
         for col in ("key id", "address", "name", "registered", "active"):
             table.add_column(col)
@@ -333,8 +277,7 @@ def register(app: typer.Typer) -> None:
     @one_line_errors
     def sets(api: Api, key_file: AccountKey, passphrase_file: PassphraseFile = None) -> None:
         """Every custodian set version, the current ones marked (any desk role)."""
-        with signed_in(api, sign_in_account(key_file, passphrase_file)) as desk:
-            found = desk.call("GET", "/v1/vault/sets")
+        found = desk_get(api, key_file, passphrase_file, "/v1/vault/sets")
         table = Table(title="custodian sets")
         for col in ("kind", "version", "k of n", "custodians", "records", "current"):
             table.add_column(col)
@@ -488,8 +431,7 @@ def register(app: typer.Typer) -> None:
         passphrase_file: PassphraseFile = None,
     ) -> None:
         """A rotation's records and contributions."""
-        with signed_in(api, sign_in_account(key_file, passphrase_file)) as desk:
-            view = desk.call("GET", f"/v1/vault/rotations/{rotation}")
+        view = desk_get(api, key_file, passphrase_file, f"/v1/vault/rotations/{rotation}")
         err.print(
             f"rotation {view['id']} ({view['kind']}): {view['state']}, "
             f"coordinator {view['coordinator']['address']}"

@@ -16,6 +16,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,11 +26,13 @@ from eth_account.signers.local import LocalAccount
 from ledger.chain.client import connect
 from ledger.chain.contract import TipLedgerContract
 from ledger.chain.deploy import Deployment
+from ledger.chain.reader import ChainReader
 from ledger.cli.api_client import DeskClient, ServiceError
 from ledger.cli.common import err, settings
 from ledger.core.encoding import checksum_address
-from ledger.errors import ConfigError, DeploymentError
+from ledger.errors import ChainError, ConfigError, DeploymentError
 from ledger.ops.keyfiles import load_key, read_passphrase
+from ledger.vault.client import CheckedRequest, check_request
 from ledger.vault.custodian_keys import (
     DEFAULT_SCRYPT_N,
     KEY_FILE_FORMAT,
@@ -149,9 +152,55 @@ def signed_in(api: str, account: LocalAccount) -> Iterator[DeskClient]:
         yield desk
 
 
+def desk_get(
+    api: str,
+    key_file: Path,
+    passphrase_file: Path | None,
+    path: str,
+    params: dict[str, str] | None = None,
+) -> Any:
+    """Sign in with any desk key file, GET one thing, sign out: a listing's whole exchange."""
+    with signed_in(api, sign_in_account(key_file, passphrase_file)) as desk:
+        return desk.call("GET", path, params=params)
+
+
 def vault_info(desk: DeskClient) -> dict[str, Any]:
     info: dict[str, Any] = desk.call("GET", "/v1/vault")
     return info
+
+
+@dataclass(frozen=True)
+class OpenRequest:
+    """A disclosure request fetched by a signed-in desk, its digest recomputed here."""
+
+    desk: DeskClient
+    view: dict[str, Any]
+    checked: CheckedRequest
+
+    @property
+    def path(self) -> str:
+        return f"/v1/vault/requests/{self.checked.id}"
+
+    def info(self) -> dict[str, Any]:
+        """What the service announces: the chain and contract approvals are signed for."""
+        return vault_info(self.desk)
+
+    def get(self, part: str) -> dict[str, Any]:
+        found: dict[str, Any] = self.desk.call("GET", f"{self.path}/{part}")
+        return found
+
+    def post(self, part: str, body: dict[str, Any]) -> dict[str, Any]:
+        after: dict[str, Any] = self.desk.call("POST", f"{self.path}/{part}", json=body)
+        return after
+
+
+@contextmanager
+def open_request(api: str, account: LocalAccount, request: int) -> Iterator[OpenRequest]:
+    """Sign in, fetch request ``request`` and check its digest: how every decision starts, so
+    nothing is signed or sent for a request whose fields do not give its digest."""
+    with signed_in(api, account) as desk:
+        view: dict[str, Any] = desk.call("GET", f"/v1/vault/requests/{request}")
+        yield OpenRequest(desk, view, check_request(view))
 
 
 def chain_for(
@@ -179,9 +228,9 @@ def chain_for(
         raise ConfigError("no chain to check: pass --rpc URL or set TIPLEDGER_RPC_URL")
     w3 = connect(url, timeout=s.rpc_timeout)
     try:
-        chain_id = int(w3.eth.chain_id)
-    except Exception as exc:  # web3 raises many types for an unreachable endpoint
-        raise ServiceError(f"cannot reach the chain at {url}: {exc}") from exc
+        chain_id = ChainReader(w3).chain_id()
+    except ChainError as exc:  # the node's own words, as this message always gave them
+        raise ServiceError(f"cannot reach the chain at {url}: {exc.__cause__ or exc}") from exc
     if chain_id != int(info["chain_id"]):
         raise ConfigError(
             f"the chain at {url} is chain {chain_id}, the service's is {info['chain_id']}"
@@ -189,7 +238,3 @@ def chain_for(
     tip_ledger = TipLedgerContract(w3, address)
     err.print(f"checking the chain itself: contract {address} on chain {chain_id} at {url}")
     return VaultChain(lambda: tip_ledger, deploy_block=local.deploy_block if local else 0), chain_id
-
-
-def short(value: str, keep: int = 10) -> str:
-    return value if len(value) <= 2 * keep else f"{value[:keep]}…{value[-4:]}"

@@ -7,12 +7,11 @@ sequencer anchoring on the real chain every 0.2 s.
 from __future__ import annotations
 
 import logging
-import os
 import socket
 import threading
 import time
-import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,7 +20,6 @@ import pytest
 import uvicorn
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import create_engine, text
 from web3 import Web3
 
 from api.main import create_app, uvicorn_config
@@ -31,7 +29,6 @@ from ledger.config import Settings
 from ledger.desk.keys import generate_desk_keypair
 from ledger.service import LedgerService
 
-POSTGRES_ENV = "TIPLEDGER_TEST_POSTGRES_URL"
 MAX_BODY = 64 * 1024  # small, so the 413 tests need little data
 
 
@@ -67,25 +64,13 @@ class _Capture(logging.Handler):
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def module_database_url(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    make_database_url: Callable[[str, Path], AbstractContextManager[str]],
 ) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path_factory.mktemp('db') / 'ledger.sqlite3'}"
-        return
-    base = os.environ.get(POSTGRES_ENV)
-    if not base:
-        pytest.skip(f"PostgreSQL tests are off: set {POSTGRES_ENV} (.ci/run sets it)")
-    schema = f"t_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(base)
-    with admin.begin() as conn:
-        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-    sep = "&" if "?" in base else "?"
-    try:
-        yield f"{base}{sep}options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
-        admin.dispose()
+    """The root conftest's fresh database, once per module and database kind."""
+    with make_database_url(request.param, tmp_path_factory.mktemp("db")) as url:
+        yield url
 
 
 def free_socket() -> socket.socket:
