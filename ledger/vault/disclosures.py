@@ -25,7 +25,6 @@ from ledger.auth.sessions import CUSTODIAN_ROLE
 from ledger.core.eip712 import disclosure_digest, recover_disclosure_signer
 from ledger.core.encoding import checksum_address, to_hex
 from ledger.core.errors import SignatureError
-from ledger.vault.digests import check_purpose, purpose_digest, request_digest
 from ledger.store.disclosures import (
     OPEN_STATES,
     RECORDED,
@@ -35,6 +34,8 @@ from ledger.store.disclosures import (
     DisclosureStore,
     ResealedShare,
 )
+from ledger.store.vault import Custodian, CustodianSet, StoredRecord, VaultStore
+from ledger.vault.digests import check_purpose, purpose_digest, request_digest
 from ledger.vault.errors import (
     ApprovalError,
     DisclosureNotRecordedError,
@@ -50,7 +51,6 @@ from ledger.vault.records import (
     key_id,
     resealed_share_index,
 )
-from ledger.store.vault import Custodian, CustodianSet, StoredRecord, VaultStore
 
 __all__ = ["MAX_REASON_CHARS", "Disclosures", "investigator_key"]
 

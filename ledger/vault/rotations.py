@@ -17,6 +17,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from ledger.core.encoding import checksum_address, to_hex
+from ledger.store.rotations import OPEN, Contribution, Rotation, RotationStore
+from ledger.store.vault import Custodian, CustodianSet, VaultStore
 from ledger.vault.digests import rotation_digest
 from ledger.vault.errors import (
     NoCustodianSetError,
@@ -32,8 +34,6 @@ from ledger.vault.records import (
     RecordKind,
     resealed_share_index,
 )
-from ledger.store.rotations import OPEN, Contribution, Rotation, RotationStore
-from ledger.store.vault import Custodian, CustodianSet, VaultStore
 
 __all__ = ["Rotations"]
 

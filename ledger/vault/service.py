@@ -26,6 +26,7 @@ from sqlalchemy.sql.schema import Table
 from ledger.auth.sessions import CUSTODIAN_ROLE
 from ledger.chain.contract import TipLedgerContract
 from ledger.core.encoding import checksum_address, to_hex
+from ledger.store.vault import CustodianSet, StoredRecord, VaultStore, record_rows
 from ledger.vault.custodian_keys import CustodianPublicInfo
 from ledger.vault.digests import verify_registration
 from ledger.vault.disclosures import Disclosures
@@ -39,7 +40,6 @@ from ledger.vault.errors import (
 from ledger.vault.onchain import VaultChain
 from ledger.vault.records import IdentityRecord, RecordKind, seal_identity
 from ledger.vault.rotations import Rotations
-from ledger.store.vault import CustodianSet, StoredRecord, VaultStore, record_rows
 
 __all__ = ["MAX_NAME_CHARS", "PreparedIdentity", "VaultService", "parse_kind"]
 

@@ -19,9 +19,9 @@ from ledger.chain.client import connect
 from ledger.chain.deploy import deploy, open_deployment
 from ledger.config import Settings
 from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest, new_salt
-from ledger.store.lease import Lease
 from ledger.log.sequencer import Sequencer
 from ledger.store import LogStore
+from ledger.store.lease import Lease
 from ledger.store.submissions import NewSubmission, SubmissionStore
 
 from ..chain_support import THRESHOLD, DeployedLedger

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine
 
 from ledger.errors import LeaseLostError
-from ledger.store.lease import Lease
 from ledger.store.database import open_database
+from ledger.store.lease import Lease
 
 
 def test_one_holder_at_a_time_and_renewal(engine: Engine) -> None:

@@ -10,10 +10,10 @@ from sqlalchemy import Engine, func, select
 from ledger.store import LogStore
 from ledger.store.schema import vault_records, vault_shares
 from ledger.store.submissions import NewSubmission, SubmissionStore
+from ledger.store.vault import VaultStore, record_rows
 from ledger.vault.custodian_keys import CustodianKey
 from ledger.vault.errors import UnknownVaultItemError, VaultConflictError
 from ledger.vault.records import RecordKind, combine, seal_identity
-from ledger.store.vault import VaultStore, record_rows
 
 SIGNATURE = b"\x01" * 65
 

@@ -9,7 +9,6 @@ import pytest
 from sqlalchemy import select
 from vault_store_support import StoredVault
 
-from ledger.store.schema import vault_rotation_shares, vault_shares
 from ledger.store.disclosures import (
     APPROVED,
     PENDING,
@@ -18,9 +17,10 @@ from ledger.store.disclosures import (
     DisclosureStore,
     ResealedShare,
 )
+from ledger.store.rotations import CANCELLED, DONE, OPEN, Contribution, RotationStore
+from ledger.store.schema import vault_rotation_shares, vault_shares
 from ledger.vault.errors import ShareError, UnknownVaultItemError, VaultConflictError
 from ledger.vault.records import RecordKind, combine, reshare
-from ledger.store.rotations import CANCELLED, DONE, OPEN, Contribution, RotationStore
 
 
 def _start(v: StoredVault, to_set_id: int) -> int:

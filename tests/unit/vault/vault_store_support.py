@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from sqlalchemy import Engine
 
+from ledger.store.vault import CustodianSet, VaultStore
 from ledger.vault.custodian_keys import CustodianKey
 from ledger.vault.records import IdentityRecord, RecordKind, seal_identity
-from ledger.store.vault import CustodianSet, VaultStore
 
 
 @dataclass
