@@ -215,3 +215,33 @@ def test_a_restarted_devchain_resumes_the_same_deployment(tmp_path: Path) -> Non
         assert json.loads(second.read_text())["inclusion"]["tree_size"] == 2
     finally:
         stop(proc)
+
+
+def test_a_stored_tip_that_cannot_be_anchored_keeps_its_receipt(tmp_path: Path) -> None:
+    """The intake has stored the tip: its receipt (the salt exists nowhere else) is written even
+    when the anchor fails, and the tip is anchored by the next step once the chain allows it."""
+    from ledger.chain.anvil import dev_accounts
+
+    proc = start_devchain(tmp_path)
+    try:
+        anchorer = json.loads((tmp_path / "anchorer-key.json").read_text())["address"]
+        admin_key = tmp_path / "admin.key"
+        admin_key.write_text(dev_accounts(1)[0].key.hex())
+        revoke = ("roles", "revoke", "ANCHORER_ROLE", anchorer, "--key-file", str(admin_key))
+        assert run(tmp_path, *revoke).returncode == 0
+        pending = tmp_path / "pending.json"
+        done = run(tmp_path, "submit", "--text", "stored, not anchored", "--out", str(pending))
+        assert done.returncode == 2, done.stderr
+        assert "stored but not anchored" in done.stderr
+        assert "AccessControlUnauthorizedAccount" in done.stderr
+        receipt = json.loads(pending.read_text())
+        assert receipt["inclusion"] is None
+        assert len(receipt["salt"]) == 66
+        grant = ("roles", "grant", *revoke[2:])
+        assert run(tmp_path, *grant).returncode == 0
+        later = tmp_path / "later.json"
+        done = run(tmp_path, "submit", "--text", "after the grant", "--out", str(later))
+        assert done.returncode == 0, done.stderr
+        assert json.loads(later.read_text())["inclusion"]["tree_size"] == 2  # both anchored
+    finally:
+        stop(proc)
