@@ -91,6 +91,8 @@ def ledger_error_answer(exc: LedgerError) -> tuple[int, str, dict[str, str] | No
     else:
         detail = str(exc)
     headers = {"WWW-Authenticate": "Bearer"} if status == 401 else None
+    if status == 429:  # every 429 says when to come back
+        headers = {"Retry-After": str(getattr(exc, "retry_after", 1))}
     return status, detail.replace("\n", " "), headers
 
 

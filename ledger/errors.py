@@ -101,4 +101,8 @@ class NotFoundError(LedgerError):
 
 
 class RateLimitedError(LedgerError):
-    """Too many attempts in a short time; try again later (429)."""
+    """Too many attempts in a short time; try again in ``retry_after`` seconds (429)."""
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = max(1, int(retry_after))

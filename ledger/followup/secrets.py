@@ -132,10 +132,14 @@ class SecretHasher:
 
 
 class FailureLimiter:
-    """At most ``limit`` wrong secrets per tip in ``window`` seconds, in this process.
+    """Wrong secrets counted per tip and over all tips, in this process, in ``window`` seconds.
 
-    Keyed by the commitment asked about, known or not, so its answer reveals nothing either.
-    The secrets cannot be guessed anyway: this only keeps floods of Argon2 work per tip short.
+    Past ``limit`` wrong secrets for a tip, or ``global_limit`` over all tips, ``over`` gives
+    the seconds until the window ends: ``FollowUps.authenticate`` then checks secrets the cheap
+    way (no Argon2) and refuses the wrong ones with 429, while the right one still passes. So
+    the limiter bounds the Argon2 work spent on wrong secrets and never locks a reporter out.
+    Keyed by the commitment asked about, known or not, so its answer reveals nothing; no client
+    address is looked at.
     """
 
     def __init__(
@@ -144,27 +148,42 @@ class FailureLimiter:
         window: float = 60.0,
         max_keys: int = 100_000,
         clock: Callable[[], float] = time.monotonic,
+        global_limit: int = 600,
     ) -> None:
         self.limit = limit
         self.window = window
+        self.global_limit = global_limit
         self._max_keys = max_keys
         self._clock = clock
         self._failures: dict[bytes, tuple[float, int]] = {}
+        self._global: tuple[float, int] = (clock(), 0)
         self._lock = threading.Lock()
 
-    def check(self, key: bytes) -> None:
+    def over(self, key: bytes) -> int | None:
+        """Seconds until ``key`` (or every tip) may cost an Argon2 run again; None if now."""
         now = self._clock()
         with self._lock:
-            started, count = self._failures.get(key, (now, 0))
-        if count >= self.limit and now - started < self.window:
-            wait = math.ceil(self.window - (now - started))
+            waits = []
+            for started, count, limit in (
+                (*self._failures.get(key, (now, 0)), self.limit),
+                (*self._global, self.global_limit),
+            ):
+                if count >= limit and now - started < self.window:
+                    waits.append(math.ceil(self.window - (now - started)))
+        return max(waits) if waits else None
+
+    def check(self, key: bytes) -> None:
+        wait = self.over(key)
+        if wait is not None:
             raise RateLimitedError(
-                f"too many wrong follow-up secrets for this tip: try again in {wait} s"
+                f"too many wrong follow-up secrets for this tip: try again in {wait} s", wait
             )
 
     def failed(self, key: bytes) -> None:
         now = self._clock()
         with self._lock:
+            started, count = self._global
+            self._global = (now, 1) if now - started >= self.window else (started, count + 1)
             started, count = self._failures.get(key, (now, 0))
             if now - started >= self.window:
                 started, count = now, 0

@@ -7,6 +7,7 @@ chain): the API calls them off the event loop.
 
 from __future__ import annotations
 
+import hmac
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from ledger.core.encoding import to_hex
 from ledger.desk.reviews import ReviewSource, review_view
-from ledger.errors import AuthenticationError, NotFoundError, ProtocolError
+from ledger.errors import AuthenticationError, NotFoundError, ProtocolError, RateLimitedError
 from ledger.followup.secrets import (
     FROM_REPORTER,
     FROM_REVIEWER,
@@ -88,6 +89,7 @@ class FollowUps:
         self.hasher = hasher or SecretHasher()
         self.limiter = limiter or FailureLimiter()
         self._clock = clock
+        self._no_key = bytes(32)  # what an unknown tip's key is compared with, past the limit
 
     def enrol(self) -> Enrolment:
         secret = new_secret()
@@ -103,12 +105,15 @@ class FollowUps:
 
         A missing, malformed or wrong secret and an unknown tip all raise the same
         ``AuthenticationError`` (a well-formed secret after the same Argon2 work, known tip or
-        not); too many wrong ones for a tip raise ``RateLimitedError`` (whether the tip exists
-        or not). Malformed ones are not counted: they cost nothing, and counting them would let
-        anyone who read a commitment in the public log lock its reporter out for free.
+        not). Past the limiter's bounds (per tip, or over all tips) the secret is checked the
+        cheap way instead: the right one still passes, a wrong one raises ``RateLimitedError``
+        (whether the tip exists or not), so nobody can lock a reporter out. Malformed secrets
+        are not counted: they cost no Argon2.
         """
-        self.limiter.check(commitment)
         secret = parse_secret(secret_text)  # not counted: a malformed secret costs no Argon2
+        wait = self.limiter.over(commitment)
+        if wait is not None:
+            return self._cheap_check(commitment, secret, wait)
         row = self.store.get(commitment)
         ok = self.hasher.verify(None if row is None else row.secret_hash, secret)
         if row is None or not ok:
@@ -118,6 +123,18 @@ class FollowUps:
         if public_bytes(key.public_key()) != row.reporter_key:  # a hash that verified: never
             raise AuthenticationError(UNAUTHENTICATED)
         return Reporter(commitment, key)
+
+    def _cheap_check(self, commitment: bytes, secret: FollowUpSecret, wait: int) -> Reporter:
+        """Past the limit: the secret checked against the stored reporter key (one HKDF and one
+        X25519, no Argon2); the right one passes, a wrong one or an unknown tip gets 429."""
+        row = self.store.get(commitment)
+        key = reporter_key(secret, commitment)
+        expected = row.reporter_key if row is not None else self._no_key
+        if hmac.compare_digest(public_bytes(key.public_key()), expected) and row is not None:
+            return Reporter(commitment, key)
+        raise RateLimitedError(
+            f"too many wrong follow-up secrets for this tip: try again in {wait} s", wait
+        )
 
     def reporter_view(self, reporter: Reporter) -> dict[str, Any]:
         """What the reporter sees: anchored or not, the review from chain, the thread."""

@@ -262,7 +262,7 @@ def test_authentication_is_one_answer_and_limited(engine: Engine) -> None:
         with pytest.raises(AuthenticationError):
             threads.authenticate(commitment, new_secret().text)
     with pytest.raises(RateLimitedError):
-        threads.authenticate(commitment, enrolment.secret.text)
+        threads.authenticate(commitment, new_secret().text)  # a wrong one, past the limit
 
 
 def test_a_same_second_repeat_with_companions_stores_them_once(engine: Engine) -> None:
