@@ -104,8 +104,8 @@ def _write_receipt(text_out: str, out_file: Path | None) -> None:
 
 def _say_anchored(inclusion: Inclusion) -> None:
     err.print(
-        f"[green]anchored[/]: entry {inclusion.leaf_index} in the checkpoint of size "
-        f"{inclusion.tree_size}, block {inclusion.block_number} at "
+        f"[green]anchored[/]: entry {inclusion.leaf_index + 1} of {inclusion.tree_size}, "
+        f"block {inclusion.block_number} at "
         f"{utc(inclusion.block_timestamp)}. Keep the receipt secret: with the document it "
         "proves your tip."
     )

@@ -136,7 +136,7 @@ class Verdict(_Checks):
             what = "the document" if self.document_checked else "the commitment"
             line = (
                 f"VALID: {what} existed no later than {_time(inclusion.block_timestamp)} "
-                f"(commitment {_short(receipt.commitment)}, leaf {inclusion.leaf_index} of "
+                f"(commitment {_short(receipt.commitment)}, {_entry(inclusion.leaf_index)} of "
                 f"{inclusion.tree_size}, block {inclusion.block_number}, chain {receipt.chain_id})"
             )
         if self.unchecked and not self.failures:
@@ -311,7 +311,7 @@ def _inclusion_check(receipt: Receipt, commitment_bytes: bytes) -> Check:
     assert inclusion is not None
     index, size = inclusion.leaf_index, inclusion.tree_size
     if index >= size:
-        return Check(INCLUSION, False, f"leaf index {index} is outside a tree of size {size}")
+        return Check(INCLUSION, False, f"leaf index {index} is outside a log of {size} entries")
     proof = inclusion.proof_bytes
     computed = root_from_inclusion(leaf_hash(commitment_bytes), index, size, proof)
     if computed is None:
@@ -319,7 +319,7 @@ def _inclusion_check(receipt: Receipt, commitment_bytes: bytes) -> Check:
         return Check(
             INCLUSION,
             False,
-            f"proof has {len(proof)} hashes; leaf {index} of a tree of size {size} needs {need}",
+            f"proof has {len(proof)} hashes; {_entry(index)} of {size} needs {need}",
         )
     if computed != inclusion.root_hash_bytes:
         return Check(
@@ -328,7 +328,7 @@ def _inclusion_check(receipt: Receipt, commitment_bytes: bytes) -> Check:
             f"proof leads to {_short(to_hex(computed))}, "
             f"not root_hash {_short(inclusion.root_hash)}",
         )
-    return Check(INCLUSION, True, f"leaf {index} of a tree of size {size} under root_hash")
+    return Check(INCLUSION, True, f"{_entry(index)} of {size} leads to root_hash")
 
 
 def _checkpoint_checks(receipt: Receipt, root: bytes, timestamp: int) -> list[Check]:
@@ -358,10 +358,10 @@ def _checkpoint_checks(receipt: Receipt, root: bytes, timestamp: int) -> list[Ch
         Check(
             CHECKPOINT_TIMESTAMP,
             same_time,
-            f"anchored at {timestamp}"
+            f"anchored at {_time(timestamp)}"
             if same_time
-            else f"checkpoint({size}) was anchored at {timestamp}, "
-            f"the receipt says {inclusion.block_timestamp}",
+            else f"checkpoint({size}) was anchored at {_time(timestamp)}, "
+            f"the receipt says {_time(inclusion.block_timestamp)}",
         ),
     ]
 
@@ -381,6 +381,11 @@ def _path_length(index: int, size: int) -> int:
 
 def _short(hex_text: str) -> str:
     return hex_text if len(hex_text) <= 14 else f"{hex_text[:10]}...{hex_text[-4:]}"
+
+
+def _entry(leaf_index: int) -> str:
+    """An entry as people count it, from 1 (the wire's ``leaf_index`` counts from 0)."""
+    return f"entry {leaf_index + 1}"
 
 
 def _time(ts: int) -> str:

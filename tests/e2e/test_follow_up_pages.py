@@ -295,6 +295,8 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
     other.wait_for_selector("body[data-follow-up=open]", timeout=20_000)
     assert [m[0] for m in messages_on_page(other)] == ["reviewer", "reporter", "reviewer"]
     assert other.get_attribute("#status-result", "data-state") == "anchored"
+    # the success is shown as one, not in the red error box
+    assert other.get_attribute("#status-result", "class").split() == ["state", "anchored"]
     assert not other.is_visible("#status-download")  # no receipt was given: nothing to update
     other.screenshot(path=artifacts / "24-follow-up-secret-only-th.png", full_page=True)
     # The wrong secret's 401 is the one thing the browser logs.

@@ -98,6 +98,10 @@ def test_submit_receipt_anchored_verified(
     assert receipt.inclusion is not None
     verdict = verify_receipt(receipt, document, connect(services.rpc_url))
     assert verdict.ok, verdict.summary()
+    # one numbering everywhere: entries counted from 1 (leaf_index on the wire counts from 0)
+    entry, size = receipt.inclusion.leaf_index + 1, receipt.inclusion.tree_size
+    assert f"entry {entry} of {size}," in verdict.summary()
+    assert f"รายการที่ {entry} จาก {size} " in page.inner_text("#anchored-at")
     from eth_account import Account
 
     assert Account.from_key(private_key).address == receipt.author
@@ -118,6 +122,9 @@ def test_submit_receipt_anchored_verified(
     names = page.eval_on_selector_all(
         "#verdict-checks li", "els => els.map(e => [e.dataset.check, e.dataset.ok])"
     )
+    inclusion_text = page.inner_text("#verdict-checks li[data-check=inclusion]")
+    assert f"รายการที่ {entry} จาก {size} " in inclusion_text
+    assert f"{entry} จาก {size}" in page.text_content("#verdict-facts")  # in closed details
     assert dict(names) == {
         "content_digest": "true",
         "commitment": "true",

@@ -214,7 +214,7 @@ def test_leaf_index_outside_the_tree() -> None:
     check = verdict.check("inclusion")
     assert check is not None
     assert not check.ok
-    assert check.detail == "leaf index 13 is outside a tree of size 13"
+    assert check.detail == "leaf index 13 is outside a log of 13 entries"
 
 
 @pytest.mark.parametrize("size", [10, 11, 12, 17, 32, 100])
@@ -243,7 +243,7 @@ def test_truncated_and_extended_proofs_say_how_long_a_proof_must_be() -> None:
         check = verdict.check("inclusion")
         assert check is not None
         assert not check.ok
-        assert check.detail == f"proof has {n} hashes; leaf 9 of a tree of size 13 needs 4"
+        assert check.detail == f"proof has {n} hashes; entry 10 of 13 needs 4"
 
 
 def test_promise_signed_by_another_key() -> None:
@@ -342,8 +342,10 @@ def test_complete_valid() -> None:
     ]
     summary = verdict.summary()
     assert summary.startswith("VALID: the document existed no later than 2025-11-26T23:33:22Z")
-    assert "leaf 9 of 13" in summary
+    assert "entry 10 of 13" in summary  # leaf_index 9, counted from 1
     assert "\n" not in summary
+    timestamp = next(c for c in verdict.checks if c.name == "checkpoint_timestamp")
+    assert timestamp.detail == "anchored at 2025-11-26T23:33:22Z"  # a time, not Unix seconds
 
 
 def test_complete_without_document_says_commitment() -> None:
@@ -368,6 +370,9 @@ def test_checkpoint_root_mismatch() -> None:
 def test_checkpoint_timestamp_mismatch() -> None:
     verdict = complete(verify_offline(build(), DOCUMENT), checkpoint_timestamp=BLOCK_TIMESTAMP - 1)
     assert failed(verdict) == {"checkpoint_timestamp"}
+    assert verdict.failures[0].detail == (
+        "checkpoint(13) was anchored at 2025-11-26T23:33:21Z, the receipt says 2025-11-26T23:33:22Z"
+    )
     assert not verdict.ok
 
 

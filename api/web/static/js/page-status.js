@@ -53,7 +53,9 @@ function renderStatus() {
   if (!current) return;
   const { key, params } = current;
   const box = $('status-result');
-  box.className = `state ${key === 'anchored' ? 'anchored' : key === 'pending' ? 'pending' : 'failed'}`;
+  // anchored_plain (looked up with the secret alone, no receipt) is the same success
+  const state = key === 'anchored_plain' ? 'anchored' : key;
+  box.className = `state ${state === 'anchored' || state === 'pending' ? state : 'failed'}`;
   const received = current.receipt?.promise ? formatTime(current.receipt.promise.received_at) : '—';
   const text = {
     anchored: ['status.anchored', { time: formatTime(current.receipt?.inclusion?.block_timestamp ?? 0) }],
@@ -63,7 +65,7 @@ function renderStatus() {
     error: ['status.error', params],
   }[key];
   setText($('status-text'), ...text);
-  box.dataset.state = key === 'anchored_plain' ? 'anchored' : key;
+  box.dataset.state = state;
   show(box);
   const withReceipt = Boolean(current.receipt);
   show($('status-download'), withReceipt && key === 'anchored');

@@ -148,7 +148,9 @@ function render() {
   fact(facts, 'verify.fact_contract', receipt.contract);
   if (receipt.inclusion) {
     const inc = receipt.inclusion;
-    fact(facts, 'verify.fact_entry', `${inc.leaf_index} / ${inc.tree_size}`);
+    // counted from 1, as everywhere people read it; leaf_index on the wire counts from 0
+    const entry = t('verify.entry_of', { index: String(inc.leaf_index + 1n), size: String(inc.tree_size) });
+    fact(facts, 'verify.fact_entry', entry);
     fact(facts, 'verify.fact_block', `${inc.block_number} (${inc.anchor_tx})`);
   }
   fact(facts, 'verify.fact_rpc', rpcUrl || '—');

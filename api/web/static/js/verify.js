@@ -91,7 +91,7 @@ async function inclusionCheck(receipt, commitmentBytes) {
   const inc = receipt.inclusion;
   const index = inc.leaf_index;
   const size = inc.tree_size;
-  const params = { index: String(index), size: String(size) };
+  const params = { index: String(index + 1n), size: String(size) }; // entries counted from 1
   if (index >= size) return check(INCLUSION, false, 'inclusion_outside', params);
   const proof = inc.proof.map((h) => fromHex(h, 32));
   const computed = await rootFromInclusion(await leafHash(commitmentBytes), index, size, proof);
