@@ -49,7 +49,19 @@ class Settings(BaseSettings):
 
     @property
     def service_url(self) -> str:
-        return (self.public_url or f"http://{self.host}:{self.port}").rstrip("/")
+        """The service of this data directory: TIPLEDGER_PUBLIC_URL, else the URL ``serve``
+        wrote while it runs (any port it was given), else host and port."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        try:
+            served = self.served_url_file.read_text(encoding="utf-8").strip()
+        except OSError:
+            served = ""
+        return (served or f"http://{self.host}:{self.port}").rstrip("/")
+
+    @property
+    def served_url_file(self) -> Path:
+        return self.home / "served-url.txt"
 
     @property
     def deployment_file(self) -> Path:

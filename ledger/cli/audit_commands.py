@@ -159,8 +159,8 @@ def register(app: typer.Typer) -> None:
             str | None,
             typer.Option(
                 "--api",
-                help="API serving the log entries (default: http://TIPLEDGER_HOST:TIPLEDGER_PORT,"
-                " i.e. http://127.0.0.1:8000).",
+                help="API serving the log entries (default: TIPLEDGER_PUBLIC_URL, else the URL"
+                " `serve` of this data directory is serving, else TIPLEDGER_HOST:TIPLEDGER_PORT).",
             ),
         ] = None,
         database: Annotated[

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import shutil
 import sys
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -50,6 +51,21 @@ def one_line_errors(fn: F) -> F:
             sys.exit(130)
 
     return wrapper  # type: ignore[return-value]
+
+
+def command_name() -> str:
+    """How the user can run this command again: ``tipledger`` if that is what their PATH finds,
+    else the path they ran (``.venv/bin/tipledger`` from the repository root)."""
+    ran = Path(sys.argv[0])
+    found = shutil.which("tipledger")
+    if found is not None and ran.name == "tipledger" and Path(found).resolve() == ran.resolve():
+        return "tipledger"
+    if ran.name != "tipledger":
+        return "tipledger"  # run some other way (python -m, tests): the installed name
+    try:
+        return str(ran.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(ran.resolve())
 
 
 def settings() -> Settings:

@@ -30,7 +30,14 @@ from web3 import Web3
 
 from ledger.chain.client import connect
 from ledger.chain.deploy import Deployment
-from ledger.cli.common import err, load_deployment, one_line_errors, rpc_url, settings
+from ledger.cli.common import (
+    command_name,
+    err,
+    load_deployment,
+    one_line_errors,
+    rpc_url,
+    settings,
+)
 from ledger.config import Settings
 from ledger.desk.envelope import key_id
 from ledger.desk.keys import (
@@ -40,6 +47,7 @@ from ledger.desk.keys import (
     save_public_key,
 )
 from ledger.errors import ChainUnavailableError, ConfigError
+from ledger.ops.files import write_private
 from ledger.ops.keyfiles import load_key, read_passphrase
 
 if TYPE_CHECKING:
@@ -237,12 +245,18 @@ def run_service(
         "[bold green]TipLedger API is serving[/]"
         + (f" ({workers} worker processes and a sequencer process)" if workers > 1 else "")
     )
-    err.print(f"  open         [bold]{url}/[/]  (reporter pages: submit, receipt, verify)")
+    err.print(f"  open         [bold]{url}/[/]  (reporter pages: submit a tip)")
+    err.print(f"  status       {url}/status  (a reporter's review status and questions)")
+    err.print(f"  verify       {url}/verify  (checks a receipt against the chain)")
     err.print(f"  API          {url}  (routes under /v1, docs at {url}/docs)")
     err.print(f"  contract     {deployment.address} on chain {deployment.chain_id}")
     err.print(f"  database     {_redacted(s.database)}")
-    err.print(f"Submit a tip:  tipledger submit --api {url} --text '…'")
+    err.print(f"Submit a tip:  {command_name()} submit --api {url} --text '…'")
     err.print("Press Ctrl-C to stop.")
+    # so `audit`, `review` and `follow-up` find this service without --api, whatever its port
+    write_private(
+        s.served_url_file, url.encode() + b"\n", what="the served URL", overwrite=True, mode=0o644
+    )
     try:
         if workers <= 1:
             # uvicorn shuts down on SIGTERM, then raises the signal again: with the default
@@ -255,6 +269,7 @@ def run_service(
             _supervise(host, int(sock.getsockname()[1]), workers)
     finally:
         sock.close()
+        s.served_url_file.unlink(missing_ok=True)
     err.print("stopped the API")
 
 

@@ -214,10 +214,18 @@ def test_up_runs_chain_and_api_together(tmp_path: Path) -> None:
         done = run(home, "submit", "--api", url, "--text", TIP, "--out", str(path))
         assert done.returncode == 0, done.stderr
         assert run(home, "verify", str(path), "--text", TIP).returncode == 0
+        # the served URL is kept in the data directory: audit finds this service without --api
+        assert (home / "served-url.txt").read_text().strip() == url
+        audited = run(home, "audit")
+        assert audited.returncode == 0, audited.stdout + audited.stderr
+        assert "1 checkpoint(s) match the entries" in audited.stdout + audited.stderr
     finally:
         code = up.stop()
     assert code == 0, up.output
     assert "stopping the devchain" in up.output
+    assert f"status       {url}/status" in up.output  # every reporter page is listed
+    assert "Submit a tip:  tipledger submit --api" in up.output
+    assert not (home / "served-url.txt").exists()  # a stopped service is not pointed at
 
 
 def _tip_anchored(client: httpx.Client, text: str, timeout: float = 60) -> None:
