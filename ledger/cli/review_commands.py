@@ -240,12 +240,12 @@ def register(app: typer.Typer) -> None:
         if as_json:
             out.print_json(json.dumps(tips))
             return
-        table = Table("commitment", "received", "leaf", "anchored", "follow-up", "status")
+        table = Table("commitment", "received", "entry", "anchored", "follow-up", "status")
         for t in tips:
             table.add_row(
                 t["commitment"],
                 utc(int(t["received_at"])),
-                "" if t["leaf_index"] is None else str(t["leaf_index"]),
+                "" if t["leaf_index"] is None else str(t["leaf_index"] + 1),  # counted from 1
                 "yes" if t["anchored"] else "pending",
                 "yes" if t["follow_up"] else "",
                 t["status"],

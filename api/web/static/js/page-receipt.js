@@ -102,6 +102,31 @@ function renderQr() {
   }
 }
 
+// --- not losing the receipt -------------------------------------------------------------------
+
+let leaving = false; // a link of this site was followed: the tab (and its session) stays
+
+/** The receipt was downloaded or the secret copied: closing the tab loses nothing. */
+function markSaved() {
+  if (session.saved) return;
+  session.saved = true;
+  saveSession(session);
+}
+
+/** Until the receipt is saved, closing the tab asks first (browsers show their own words, and
+ *  only once the page has been used); moving to another page of this site keeps the session. */
+function warnBeforeClosing() {
+  document.addEventListener('click', (event) => {
+    const link = event.target.closest?.('a[href]');
+    if (link && new URL(link.href, location.href).origin === location.origin) leaving = true;
+  });
+  window.addEventListener('beforeunload', (event) => {
+    if (session.saved || leaving) return;
+    event.preventDefault();
+    event.returnValue = ''; // still needed by some browsers
+  });
+}
+
 function renderFollowUp() {
   const secret = receiptSecret(receipt) ?? session.followUp ?? null;
   if (secret) {
@@ -112,6 +137,7 @@ function renderFollowUp() {
   $('copy-secret').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(secret);
+      markSaved();
       setText($('copy-status'), 'receipt.copied');
     } catch {
       // No clipboard (an old browser, or refused): select it so it can be copied by hand.
@@ -236,23 +262,27 @@ async function main() {
   renderIdentity();
   show($('download-key'), Boolean(session.authorKey));
   show($('download-document'), Boolean(documentBytes));
+  // Neutral file names: a downloads folder should not say what the files are about.
   $('download-receipt').addEventListener('click', () => {
-    download(`tipledger-receipt-${shortName()}.json`, receiptForDownload());
+    download(`receipt-${shortName()}.json`, receiptForDownload());
+    markSaved();
   });
   $('download-document').addEventListener('click', () => {
     const web = parseTipDocument(documentBytes);
-    const name = `tipledger-tip-${shortName()}.${web ? 'json' : 'txt'}`;
+    const name = `document-${shortName()}.${web ? 'json' : 'txt'}`;
     download(name, documentBytes, web ? 'application/json' : 'application/octet-stream');
   });
   $('download-key').addEventListener('click', () => {
-    download(`tipledger-author-key-${shortName()}.txt`, `${session.authorKey}\n`, 'text/plain');
+    download(`key-${shortName()}.txt`, `${session.authorKey}\n`, 'text/plain');
   });
   $('forget').addEventListener('click', () => {
     if (!confirm(t('receipt.forget_confirm'))) return;
     stopped = true;
+    leaving = true;
     clearSession();
     location.assign(pageUrl('/'));
   });
+  warnBeforeClosing();
   document.addEventListener('tipledger:lang', render);
   renderQr();
   if (receipt.inclusion && (await anchoredReceipt(receipt))) {

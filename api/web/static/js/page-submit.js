@@ -86,6 +86,27 @@ function fail(key, params) {
   showError($('error-box'), key, params);
 }
 
+/** An empty tip: the message right above the text box, which gets focus and aria-invalid; on a
+ *  phone the box is scrolled to the middle of the screen, so the message is where the eye is. */
+function fieldError(key) {
+  const box = $('tip-text');
+  const message = $('tip-text-error');
+  setText(message, key);
+  show(message);
+  box.setAttribute('aria-invalid', 'true');
+  box.setAttribute('aria-describedby', 'tip-text-error tip-text-hint');
+  message.scrollIntoView({ block: 'center' });
+  box.focus({ preventScroll: true });
+}
+
+function clearFieldError() {
+  const box = $('tip-text');
+  if (box.getAttribute('aria-invalid') !== 'true') return;
+  box.removeAttribute('aria-invalid');
+  box.setAttribute('aria-describedby', 'tip-text-hint');
+  show($('tip-text-error'), false);
+}
+
 function mismatch(field, mine, theirs) {
   show($('progress-box'), false);
   const box = $('error-box');
@@ -188,8 +209,7 @@ async function submit(event) {
   $('error-box').hidden = true;
   const text = wellFormedText($('tip-text').value);
   if (!text.trim() && state.files.length === 0) {
-    fail('submit.error_empty');
-    $('tip-text').focus();
+    fieldError('submit.error_empty');
     return;
   }
   if (!globalThis.crypto?.subtle) {
@@ -313,7 +333,10 @@ async function main() {
   $('tip-files').addEventListener('change', (event) => {
     addFiles(event.target.files);
     event.target.value = '';
+    clearFieldError();
   });
+  $('tip-files-button').addEventListener('click', () => $('tip-files').click());
+  $('tip-text').addEventListener('input', clearFieldError);
   $('author-key').addEventListener('change', (event) => {
     const line = $('author-address');
     if (event.target.checked) {
