@@ -233,7 +233,7 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
         assert page.evaluate("location.hash") == "#follow-up"
         assert messages_on_page(page) == [("reviewer", QUESTION)]
         assert page.get_attribute("#review-state", "data-review") == "under_review"
-        assert "อยู่ระหว่างการตรวจสอบ" in page.inner_text("#review-title")
+        assert "อยู่ระหว่างการพิจารณา" in page.inner_text("#review-title")
         assert page.get_attribute("#status-result", "data-state") == "anchored"
         assert unnamed_controls(page) == []
         assert fits_the_screen(page)

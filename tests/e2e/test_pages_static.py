@@ -68,6 +68,38 @@ def test_both_languages_have_the_same_keys() -> None:
     assert th["submit.identity_role_witness"] == "พยาน"
 
 
+# Words a frightened reader would misread, each with what the pages say instead (issue 13).
+MISLEADING_THAI = {
+    "ลายนิ้วมือ": "biometrics on an anonymous form: รหัสประจำเอกสาร (ค่าแฮช SHA-256)",
+    "ไม่ช้ากว่า": "a calque: อย่างช้าที่สุดเมื่อ",
+    "จารึก": "one word for recording: บันทึก",
+    "ยืนยันใบรับ": "verifying a receipt is ตรวจสอบ, not confirming it",
+    "ผนึก": "the browser does not seal yet; where it does: ปิดผนึก",
+    "salt": "jargon: ค่าสุ่มประจำเบาะแส",
+    "ภายใต้ราก": "jargon: อยู่ในบันทึกที่ใบรับระบุ",
+    "ที่อยู่ของกุญแจ": "reads as a postal address: หมายเลขประจำกุญแจ",
+    "คุณ": "the form addresses its reader as ท่าน throughout",
+}
+
+
+def test_the_thai_texts_avoid_words_that_mislead() -> None:
+    th = load_texts("th")
+    found = [
+        (key, word, why)
+        for key, text in th.items()
+        for word, why in MISLEADING_THAI.items()
+        if word in text
+    ]
+    assert found == []
+    # a valid verdict says the document matches the receipt, not that the tip is true
+    assert th["verify.valid"] == "ตรงกับใบรับ"
+    assert "ไม่ได้รับรองว่าเนื้อหาของเบาะแสเป็นความจริง" in th["verify.valid_text"]
+    # the status page has one name, wherever it is named
+    assert th["nav.status"] == th["status.heading"] == "ติดตามเรื่อง"
+    assert th["status.doc_title"].startswith("ติดตามเรื่อง ·")
+    assert '"ติดตามเรื่อง"' in th["receipt.secret_advice_3"]
+
+
 @pytest.mark.parametrize("language", LANGUAGES)
 @pytest.mark.parametrize("path", list(PAGES))
 def test_every_page_renders_completely(path: str, language: str) -> None:

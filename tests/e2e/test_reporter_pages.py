@@ -76,7 +76,7 @@ def test_submit_receipt_anchored_verified(
     )
     submit_tip(page, services, artifacts, files)
     assert page.evaluate("document.documentElement.lang") == "th"
-    assert "กำลังผนึกเบาะแสในเบราว์เซอร์…" in progress
+    assert "กำลังจัดทำเบาะแสในเบราว์เซอร์…" in progress
     assert "กำลังส่ง… 100%" in progress  # the upload of the 3 MB attachment, in per cent
     assert progress[-1].startswith("กำลังตรวจคำตอบของระบบ")
     page.wait_for_selector("body[data-receipt-state=anchored]", timeout=ANCHOR_TIMEOUT)
@@ -222,9 +222,9 @@ def test_thai_and_english_render(
     assert page.get_attribute(".site-nav a[href^='/status']", "href") == "/status"
 
     for path, th_heading, en_heading in [
-        ("/status", "สถานะและการติดตามเบาะแส", "Status and follow-up of your tip"),
-        ("/verify", "ยืนยันใบรับ", "Verify a receipt"),
-        ("/receipt", "ใบรับของคุณ", "Your receipt"),
+        ("/status", "ติดตามเรื่อง", "Status and follow-up of your tip"),
+        ("/verify", "ตรวจสอบใบรับ", "Verify a receipt"),
+        ("/receipt", "ใบรับของท่าน", "Your receipt"),
     ]:
         open_page(page, services.url + path)
         assert page.evaluate("document.documentElement.lang") == "th"

@@ -34,13 +34,39 @@ export function setText(el, key, params) {
   el.dataset.i18n = key;
   if (params && Object.keys(params).length) el.dataset.i18nParams = JSON.stringify(params);
   else delete el.dataset.i18nParams;
-  el.textContent = t(key, params);
+  fill(el, t(key, params));
+}
+
+const THAI = /[\u0E00-\u0E7F]/;
+const PLAIN_TEXT_ONLY = new Set(['TITLE', 'OPTION', 'TEXTAREA']);
+
+/** Thai is written without spaces between words, and the browser's dictionary breaks lines
+ *  inside words it splits (ร่อง|รอย, เจ้า|หน้าที่; Intl.Segmenter splits them the same way).
+ *  Thai leaves a space between phrases instead: each phrase is kept whole on a line (an
+ *  inline-block, see app.css) and only one wider than the line wraps inside. */
+function fill(el, text) {
+  if (current !== 'th' || !THAI.test(text) || PLAIN_TEXT_ONLY.has(el.tagName)) {
+    el.textContent = text;
+    return;
+  }
+  el.replaceChildren();
+  for (const part of text.split(/( +)/)) {
+    if (!part) continue;
+    if (!THAI.test(part)) {
+      el.append(part);
+      continue;
+    }
+    const phrase = document.createElement('span');
+    phrase.className = 'phrase';
+    phrase.textContent = part;
+    el.append(phrase);
+  }
 }
 
 function apply(root = document) {
   for (const el of root.querySelectorAll('[data-i18n]')) {
     const params = el.dataset.i18nParams ? JSON.parse(el.dataset.i18nParams) : undefined;
-    el.textContent = t(el.dataset.i18n, params);
+    fill(el, t(el.dataset.i18n, params));
   }
   for (const el of root.querySelectorAll('[data-i18n-attr]')) {
     for (const pair of el.dataset.i18nAttr.split(';')) {
@@ -88,6 +114,7 @@ export async function switchTo(code) {
 /** Load the current language's texts and wire the language switch. */
 export async function initI18n() {
   await load(current);
+  if (current === 'th') apply(); // the server's text, now with its phrases kept whole
   for (const a of document.querySelectorAll('a[data-lang-switch]')) {
     a.addEventListener('click', (event) => {
       event.preventDefault();
@@ -98,15 +125,33 @@ export async function initI18n() {
   }
 }
 
-/** A Unix time as a date in the current language (Thai: Buddhist era) and in UTC. */
+// Thailand's time for people ("2 ธ.ค. 2569 เวลา 12:50:41 น."); UTC only where details are shown.
+const ZONE = 'Asia/Bangkok';
+
+/** A Unix time as people in Thailand read it, in the current language (Thai: Buddhist era). */
 export function formatTime(seconds) {
   const date = new Date(Number(seconds) * 1000);
-  const local = new Intl.DateTimeFormat(current === 'th' ? 'th-TH' : 'en-GB', {
-    dateStyle: 'long',
-    timeStyle: 'medium',
+  const locale = current === 'th' ? 'th-TH' : 'en-GB';
+  const day = new Intl.DateTimeFormat(locale, {
+    day: 'numeric',
+    month: 'short',
+    year: 'numeric',
+    timeZone: ZONE,
   }).format(date);
-  const utc = date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
-  return `${local} (${t('time.utc', { time: utc })})`;
+  const time = new Intl.DateTimeFormat(locale, {
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+    timeZone: ZONE,
+  }).format(date);
+  return t('time.at', { date: day, time });
+}
+
+/** A Unix time in UTC, for the details: 2026-12-02 05:50:41 UTC. */
+export function formatTimeUtc(seconds) {
+  const date = new Date(Number(seconds) * 1000);
+  return t('time.utc', { time: date.toISOString().replace('T', ' ').replace(/\.\d+Z$/, '') });
 }
 
 /** A byte count for people: 1.2 MB. */

@@ -2,7 +2,7 @@
 // RFC 9162 inclusion proof, and read checkpoint() straight from a JSON-RPC node of the chain.
 // The TipLedger service is not asked anything.
 
-import { formatTime, initI18n, setText, t } from './i18n.js';
+import { formatTime, formatTimeUtc, initI18n, setText, t } from './i18n.js';
 import {
   buildTipDocument,
   contentDigest,
@@ -152,6 +152,7 @@ function render() {
     const entry = t('verify.entry_of', { index: String(inc.leaf_index + 1n), size: String(inc.tree_size) });
     fact(facts, 'verify.fact_entry', entry);
     fact(facts, 'verify.fact_block', `${inc.block_number} (${inc.anchor_tx})`);
+    fact(facts, 'verify.fact_time', formatTimeUtc(inc.block_timestamp));
   }
   fact(facts, 'verify.fact_rpc', rpcUrl || '—');
   show(section);
