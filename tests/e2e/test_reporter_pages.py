@@ -222,7 +222,7 @@ def test_thai_and_english_render(
     assert page.get_attribute(".site-nav a[href^='/status']", "href") == "/status"
 
     for path, th_heading, en_heading in [
-        ("/status", "ติดตามเรื่อง", "Status and follow-up of your tip"),
+        ("/status", "ติดตามเรื่อง", "Follow up"),
         ("/verify", "ตรวจสอบใบรับ", "Verify a receipt"),
         ("/receipt", "ใบรับของท่าน", "Your receipt"),
     ]:
