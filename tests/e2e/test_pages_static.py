@@ -200,7 +200,23 @@ def _check_mounted_routes(client: httpx.Client, app: FastAPI) -> None:
     assert client.get("/web/../routes/pages.py").status_code == 404
     assert client.get("/web/nope.js").status_code == 404
     assert client.head("/verify").status_code == 200
-    assert all(not route.path.startswith("/web/") for route in app.routes if hasattr(route, "path"))
+    # served from memory, gzip-compressed ahead, revalidated by ETag
+    packed = client.get("/web/js/protocol.js", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(asset.content) / 2
+    assert packed.content == asset.content  # httpx unpacks it
+    assert (
+        "content-encoding"
+        not in client.get(
+            "/web/js/protocol.js", headers={"Accept-Encoding": "gzip;q=0, identity"}
+        ).headers
+    )
+    again = client.get("/web/js/protocol.js", headers={"If-None-Match": asset.headers["etag"]})
+    assert again.status_code == 304
+    assert again.content == b""
+    page = client.get("/", headers={"Accept-Encoding": "gzip"})
+    assert page.headers["content-encoding"] == "gzip"
+    assert page.headers["vary"] == "Accept-Encoding"
     assert pages.STATIC_PREFIX == "/web"
 
 
