@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, NoReturn, TypeVar
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from web3 import Web3
 
@@ -69,7 +70,15 @@ def command_name() -> str:
 
 
 def settings() -> Settings:
-    return Settings()
+    """The settings, or one line naming the TIPLEDGER_* variable that is wrong."""
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"TIPLEDGER_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ConfigError(f"invalid setting: {problems}") from exc
 
 
 def load_deployment(s: Settings) -> Deployment:
