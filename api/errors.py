@@ -1,14 +1,16 @@
 """``LedgerError`` and request-validation failures as HTTP answers: the only place that maps them.
 
 Every refusal is JSON ``{"detail": "<one readable line>"}``. Bad input is always a 4xx: 400 for
-a range that cannot be served, 404 for what does not exist (yet), 413 for a body over the limit,
-422 for anything malformed. A 5xx means the service or the chain failed, never the request.
+a range that cannot be served, 404 for what does not exist (yet), 405 for a method the path lacks
+(``Allow`` lists its methods; ``OPTIONS`` answers 204 with them), 413 for a body over the limit,
+422 for anything malformed (a body that is not UTF-8 JSON too). A 5xx means the service or the
+chain failed, never the request.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 import orjson
@@ -16,6 +18,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
+from starlette.routing import BaseRoute, Match
 
 from ledger.auth.siwe import SignInError
 from ledger.errors import (
@@ -96,6 +99,13 @@ def ledger_error_answer(exc: LedgerError) -> tuple[int, str, dict[str, str] | No
     return status, detail.replace("\n", " "), headers
 
 
+def _routes(routes: Iterable[BaseRoute]) -> Iterator[BaseRoute]:
+    """Every route, inside included routers too (FastAPI keeps those as one route each)."""
+    for route in routes:
+        included = getattr(route, "original_router", None)
+        yield from _routes(included.routes) if included is not None else (route,)
+
+
 def log_unexpected(exc: BaseException) -> None:
     log.error("unexpected %s: %s", type(exc).__name__, exc, exc_info=exc)
 
@@ -110,10 +120,34 @@ async def _validation_error(_request: Request, exc: Exception) -> Response:
     return error_response(422, describe_validation(exc.errors()))
 
 
-async def _http_error(_request: Request, exc: Exception) -> Response:
+async def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, StarletteHTTPException)
+    if exc.status_code == 405:
+        return _method_answer(request, str(exc.detail))
+    if exc.status_code == 400 and isinstance(exc.__cause__, ValueError | RecursionError):
+        # FastAPI's "There was an error parsing the body" (a JSON body that is not UTF-8, say):
+        # malformed input, so 422 like every other malformed body.
+        why = "it is not UTF-8 text" if isinstance(exc.__cause__, UnicodeError) else "unreadable"
+        return error_response(422, f"the request body is not valid JSON: {why}")
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
     return error_response(exc.status_code, detail, getattr(exc, "headers", None))
+
+
+def _method_answer(request: Request, detail: str) -> Response:
+    """OPTIONS: 204 with the path's methods; any other method the path lacks: 405 with them.
+
+    Starlette's 405 names only the methods of the first route that matched the path, and each
+    method of a path is a route of its own: ``Allow`` must list them all (RFC 9110 10.2.1).
+    """
+    methods: set[str] = set()
+    for route in _routes(request.app.router.routes):
+        route_methods = getattr(route, "methods", None)
+        if route_methods and route.matches(request.scope)[0] != Match.NONE:
+            methods |= set(route_methods)
+    allow = ", ".join(sorted(methods | {"OPTIONS"}))
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers={"Allow": allow})
+    return error_response(405, f"{detail}: the path allows {allow}", {"Allow": allow})
 
 
 async def _unexpected(_request: Request, exc: Exception) -> Response:

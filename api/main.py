@@ -20,10 +20,13 @@ from starlette.types import ASGIApp
 
 from api import errors
 from api.fast_submit import FastSubmit
-from api.middleware import BodySizeLimit
+from api.middleware import BodySizeLimit, HtmlSecurityHeaders
 from api.models import TipMultipart, TipRequest, VerifyRequest
+from api.responses import conform_refusals
 from api.routes import auth, follow_up, health, log, review, tips, vault, verify
-from api.routes.pages import mount_pages
+from api.routes.api_docs import mount_api_docs
+from api.routes.pages import content_security_policy, mount_pages, security_headers
+from api.server import http_protocol
 from ledger.config import Settings
 from ledger.ops.metrics import metrics_registry
 from ledger.service import LedgerService
@@ -67,6 +70,10 @@ def create_app(
         version="1",
         description=DESCRIPTION,
         lifespan=lifespan,
+        # FastAPI's own /docs and /redoc load scripts and fonts from CDNs without a CSP, on the
+        # origin where reporters keep secrets: /docs is served from vendored files instead.
+        docs_url=None,
+        redoc_url=None,
         # No OpenTelemetry: its HTTP spans record client addresses and user agents, which must
         # never be kept for submissions (and it costs time on every request).
         telemetry={"tracing": False, "metrics": False, "logs": False, "operation_spans": False},
@@ -97,6 +104,7 @@ def create_app(
     limit = max_body_bytes if max_body_bytes is not None else service.settings.max_body_bytes
     app.state.max_body_bytes = limit
     app.add_middleware(BodySizeLimit, max_bytes=limit)
+    app.add_middleware(HtmlSecurityHeaders, headers=security_headers(content_security_policy(None)))
     mount_pages(
         app,
         chain_rpc_url=service.settings.rpc_url or service.deployment.rpc_url,
@@ -105,6 +113,7 @@ def create_app(
         identity_available=service.vault.available,  # asked per request: sets can appear
         max_body_bytes=limit,
     )
+    mount_api_docs(app)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -122,6 +131,7 @@ def create_app(
                 for name, sub in model_schema.pop("$defs", {}).items():
                     components.setdefault(name, sub)
                 components[model.__name__] = model_schema
+            conform_refusals(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 
@@ -153,7 +163,9 @@ def anonymize_server_logs() -> None:
 
 def uvicorn_config(app: FastAPI | str, settings: Settings, **overrides: Any) -> uvicorn.Config:
     """Server settings that keep submitters anonymous: no access log (it would record client
-    addresses and exact times), no X-Forwarded-For handling, no Server header."""
+    addresses and exact times), no X-Forwarded-For handling, no Server header; and the HTTP
+    protocol of ``api.server``, which bounds request heads, their and the body's time, and
+    connections."""
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -162,7 +174,7 @@ def uvicorn_config(app: FastAPI | str, settings: Settings, **overrides: Any) -> 
         "server_header": False,
         "log_level": "info",
         "loop": "auto",
-        "http": "auto",
+        "http": http_protocol(settings),
         "lifespan": "on",
         "timeout_graceful_shutdown": 10,
     }

@@ -3,13 +3,24 @@
 A declared ``Content-Length`` over the limit is answered 413 at once, before any byte of the body
 is read; a chunked body is counted as it arrives and refused with 413 the moment it passes the
 limit. Nothing about the request is logged.
+
+A client that goes away before its whole body has arrived makes Starlette raise
+``ClientDisconnect`` wherever the body is read; it is caught here and logged as one line (no
+traceback: nothing failed on our side, and no answer can be sent anyway). A warning, so that
+it shows where the service's own INFO lines do not, and a client cutting requests off is seen.
 """
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Mapping
+
 import orjson
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+log = logging.getLogger("tipledger.api")
 
 
 class BodyTooLargeError(HTTPException):
@@ -76,7 +87,51 @@ class BodySizeLimit:
                     raise BodyTooLargeError(limit)
             return message
 
-        await self.app(scope, limited_receive, send)
+        try:
+            await self.app(scope, limited_receive, send)
+        except ClientDisconnect:
+            # The route's template only: never who sent it, nor the path (it may name a tip).
+            route = getattr(scope.get("route"), "path", "?")
+            log.warning(
+                "a client went away after %s bytes of its request body (%s %s): nothing answered",
+                f"{received:,}",
+                scope.get("method", "?"),
+                route,
+            )
+
+
+class HtmlSecurityHeaders:
+    """Every HTML answer carries the pages' security headers, whichever route made it.
+
+    The pages and ``/docs`` set their own (a route's CSP is left as it is); any other HTML, now
+    or added later, gets ``headers`` (the pages' strict set) instead of going out without a CSP.
+    """
+
+    def __init__(self, app: ASGIApp, headers: Mapping[str, str]) -> None:
+        self.app = app
+        self.headers = [
+            (k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()
+        ]
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                raw = list(message.get("headers", []))
+                names = {name.lower() for name, _ in raw}
+                html = any(
+                    name.lower() == b"content-type" and value.lower().startswith(b"text/html")
+                    for name, value in raw
+                )
+                if html and b"content-security-policy" not in names:
+                    raw += [(name, value) for name, value in self.headers if name not in names]
+                    message = {**message, "headers": raw}
+            await send(message)
+
+        await self.app(scope, receive, send_secured)
 
 
 async def answer_json(

@@ -7,6 +7,7 @@ the routes send by the tests.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -54,8 +55,37 @@ EXAMPLE_RECEIPT: dict[str, Any] = {
     "inclusion": None,
 }
 
-_HEX32: JsonDict = {"pattern": "^0x[0-9a-fA-F]{64}$"}
-_ADDRESS: JsonDict = {"pattern": "^0x[0-9a-fA-F]{40}$"}
+# What the API's parsers (api.parsing, ledger.core) accept, stated in the schema. In the schema
+# only: the parsers keep their own one-line refusals. An address given in mixed case must be
+# EIP-55, which no pattern can say: the pattern admits the all-lower and all-upper forms.
+HEX32 = "^0x[0-9a-fA-F]{64}$"
+HEX65 = "^0x[0-9a-fA-F]{130}$"
+ADDRESS = "^0x(?:[0-9a-f]{40}|[0-9A-F]{40})$"
+BASE64 = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{4}|[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)$"
+BASE64_OR_EMPTY = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==)?$"
+UINT64_MAX = (1 << 64) - 1
+_HEX32: JsonDict = {"pattern": HEX32}
+_ADDRESS: JsonDict = {"pattern": ADDRESS}
+IDENTITY_SCHEMA: JsonDict = {  # api.parsing.identity_field and identity_kind
+    "type": "object",
+    "minProperties": 1,
+    "properties": {"role": {"enum": ["reporter", "witness"]}},
+}
+_IDENTITY_SAID = (
+    "Who you are, as a JSON object (at most 64 KiB as compact JSON), sealed on arrival for the "
+    "custodians (k-of-n) and stored only sealed: no one at the service can read it. Its `role`, "
+    "'reporter' (the default) or 'witness', chooses the custodian set."
+)
+
+
+def schema_of(replacement: JsonDict) -> Callable[[JsonDict], None]:
+    """A field's whole JSON schema replaced (for a field the route parses itself)."""
+
+    def replace(schema: JsonDict) -> None:
+        schema.clear()
+        schema.update(replacement)
+
+    return replace
 
 
 def _config(example: dict[str, Any]) -> ConfigDict:
@@ -65,17 +95,24 @@ def _config(example: dict[str, Any]) -> ConfigDict:
 class TipRequest(BaseModel):
     """A tip as JSON. Only ``document`` is required."""
 
-    model_config = _config(
-        {
-            "document": "UHJvY3VyZW1lbnQgZnJhdWQgYXQgb2ZmaWNlIFgsIGludm9pY2UgNDcxMQ==",
-            "salt": EXAMPLE_SALT,
-            "author": "0x0000000000000000000000000000000000000000",
-        }
+    model_config = ConfigDict(
+        extra="forbid",  # api.parsing.reject_unknown
+        json_schema_extra={
+            "examples": [
+                {
+                    "document": "UHJvY3VyZW1lbnQgZnJhdWQgYXQgb2ZmaWNlIFgsIGludm9pY2UgNDcxMQ==",
+                    "salt": EXAMPLE_SALT,
+                    "author": "0x0000000000000000000000000000000000000000",
+                }
+            ]
+        },
     )
 
     document: str = Field(
-        description="The tip document: its exact bytes, standard base64 (RFC 4648). For a "
-        "structured tip, UTF-8 JSON listing attachments by SHA-256 digest (PROTOCOL.md 1).",
+        description="The tip document: its exact bytes (at least one), standard base64 "
+        "(RFC 4648). For a structured tip, UTF-8 JSON listing attachments by SHA-256 digest "
+        "(PROTOCOL.md 1).",
+        json_schema_extra={"pattern": BASE64},
         examples=["UHJvY3VyZW1lbnQgZnJhdWQgYXQgb2ZmaWNlIFgsIGludm9pY2UgNDcxMQ=="],
     )
     salt: str | None = Field(
@@ -92,16 +129,16 @@ class TipRequest(BaseModel):
         json_schema_extra=_ADDRESS,
         examples=["0x0000000000000000000000000000000000000000"],
     )
-    follow_up: bool = Field(
+    follow_up: bool | None = Field(
         default=False,
         description="true: make a follow-up secret (answered once, in `follow_up` and in the "
-        "receipt) to read the review status and talk with the desk anonymously.",
+        "receipt) to read the review status and talk with the desk anonymously (null: false).",
     )
     identity: dict[str, Any] | None = Field(
         default=None,
-        description="Optional: who you are, as a JSON object, sealed on arrival for the "
-        "custodians (k-of-n) and stored only sealed: no one at the service can read it. Its "
-        "`role`, 'reporter' (the default) or 'witness', chooses the custodian set.",
+        json_schema_extra=schema_of(
+            {"anyOf": [IDENTITY_SCHEMA, {"type": "null"}], "description": _IDENTITY_SAID}
+        ),
     )
 
 
@@ -115,8 +152,18 @@ class TipMultipart(BaseModel):
     receipt, it is what ``verify`` needs.
     """
 
-    model_config = _config(
-        {"document": "Invoice 4711 was paid twice; both payment orders attached.", "files": []}
+    model_config = ConfigDict(
+        extra="forbid",  # unknown parts are refused
+        json_schema_extra={
+            "examples": [
+                {"document": "Invoice 4711 was paid twice; both payment orders attached."}
+            ],
+            # A tip has text or at least one attachment (ledger.core.tip).
+            "anyOf": [
+                {"properties": {"document": {"minLength": 1}}},
+                {"properties": {"files": {"minItems": 1}}, "required": ["files"]},
+            ],
+        },
     )
 
     # The part is named ``document`` (what ``api.parsing.tip_from_parts`` reads); its text goes
@@ -130,14 +177,35 @@ class TipMultipart(BaseModel):
         description="Attachments (zero or more parts named 'files', each with a filename).",
         json_schema_extra={"items": {"type": "string", "format": "binary"}},
     )
+    # Parts are text: a part is sent or not, never null.
     salt: str | None = Field(
-        default=None, description="As in the JSON form.", json_schema_extra=_HEX32
+        default=None,
+        json_schema_extra=schema_of(
+            {"type": "string", "pattern": HEX32, "description": "As in the JSON form."}
+        ),
     )
     author: str | None = Field(
-        default=None, description="As in the JSON form.", json_schema_extra=_ADDRESS
+        default=None,
+        json_schema_extra=schema_of(
+            {"type": "string", "pattern": ADDRESS, "description": "As in the JSON form."}
+        ),
     )
-    follow_up: str | None = Field(default=None, description="'true' for a follow-up secret.")
-    identity: str | None = Field(default=None, description="JSON object text (as in JSON).")
+    follow_up: str | None = Field(
+        default=None,
+        json_schema_extra=schema_of(
+            {
+                "type": "string",
+                "enum": ["true", "false", "yes", "no", "on", "off", "1", "0", ""],
+                "description": "'true' for a follow-up secret.",
+            }
+        ),
+    )
+    identity: str | None = Field(
+        default=None,
+        json_schema_extra=schema_of(
+            {**IDENTITY_SCHEMA, "description": "The part's text: a JSON object, as in JSON."}
+        ),
+    )
 
 
 class PromiseModel(BaseModel):
@@ -278,19 +346,66 @@ class EntriesModel(BaseModel):
     entries: list[str]
 
 
+# A receipt as ``POST /v1/verify`` reads it (ledger.core.receipt): the same keys as
+# ``ReceiptModel``, with the rules the parser holds them to. Unknown keys are ignored.
+_UINT64 = Field(ge=0, le=UINT64_MAX)
+
+
+class PromiseInput(BaseModel):
+    received_at: int = _UINT64
+    signer: str = Field(json_schema_extra=_ADDRESS, description="Or its EIP-55 form.")
+    signature: str = Field(json_schema_extra={"pattern": HEX65})
+
+
+class InclusionInput(BaseModel):
+    leaf_index: int = _UINT64
+    tree_size: int = Field(ge=1, le=UINT64_MAX)
+    root_hash: str = Field(json_schema_extra=_HEX32)
+    proof: list[str] = Field(
+        max_length=64, json_schema_extra={"items": {"type": "string", "pattern": HEX32}}
+    )
+    anchor_tx: str = Field(json_schema_extra=_HEX32)
+    block_number: int = _UINT64
+    block_timestamp: int = _UINT64
+
+
+class ReceiptInput(BaseModel):
+    """A receipt (PROTOCOL.md 6) to verify; keys it does not know are ignored."""
+
+    format: Literal["tipledger-receipt/1"]
+    chain_id: int = Field(ge=1, le=(1 << 256) - 1)
+    contract: str = Field(json_schema_extra=_ADDRESS, description="Or its EIP-55 form.")
+    commitment: str = Field(json_schema_extra=_HEX32)
+    salt: str = Field(json_schema_extra=_HEX32)
+    content_digest: str = Field(json_schema_extra=_HEX32)
+    author: str = Field(json_schema_extra=_ADDRESS, description="Or its EIP-55 form.")
+    promise: PromiseInput | None = None
+    inclusion: InclusionInput | None = None
+    follow_up: Any = Field(default=None, description="Ignored by verifiers, whatever it holds.")
+
+
 class VerifyRequest(BaseModel):
     """A receipt to verify, and optionally the document it is for."""
 
-    model_config = _config(
-        {
-            "receipt": EXAMPLE_RECEIPT,
-            "document": "UHJvY3VyZW1lbnQgZnJhdWQgYXQgb2ZmaWNlIFgsIGludm9pY2UgNDcxMQ==",
-        }
+    model_config = ConfigDict(
+        extra="forbid",  # api.parsing.reject_unknown
+        json_schema_extra={
+            "examples": [
+                {
+                    "receipt": EXAMPLE_RECEIPT,
+                    "document": "UHJvY3VyZW1lbnQgZnJhdWQgYXQgb2ZmaWNlIFgsIGludm9pY2UgNDcxMQ==",
+                }
+            ]
+        },
     )
 
-    receipt: ReceiptModel = Field(description="The receipt (PROTOCOL.md 6) as a JSON object.")
+    receipt: ReceiptInput = Field(description="The receipt (PROTOCOL.md 6) as a JSON object.")
     document: str | None = Field(
-        default=None, description="The tip document's bytes, standard base64 (optional)."
+        default=None,
+        description="The tip document's bytes, standard base64 (optional).",
+        json_schema_extra=schema_of(
+            {"anyOf": [{"type": "string", "pattern": BASE64_OR_EMPTY}, {"type": "null"}]}
+        ),
     )
 
 
@@ -336,6 +451,7 @@ class SequencerModel(BaseModel):
             "pending": 0,
             "last_error": None,
             "halted": False,
+            "chain_available": True,
         }
     )
 
@@ -345,10 +461,12 @@ class SequencerModel(BaseModel):
     pending: int | None = None
     last_error: str | None = None
     halted: bool | None = None
+    chain_available: bool | None = None
 
 
 class HealthModel(BaseModel):
-    """Liveness and the sequencer's state (``ok`` false when halted or not accepting)."""
+    """Liveness and the sequencer's state (``ok`` false, and ``reason`` set, while tips are not
+    accepted or cannot be anchored)."""
 
     model_config = _config(
         {
@@ -361,6 +479,7 @@ class HealthModel(BaseModel):
             "last_anchor_at": 1764200001,
             "pending": 0,
             "sequencer": SequencerModel.model_config["json_schema_extra"]["examples"][0],  # type: ignore[index]
+            "reason": None,
         }
     )
 
@@ -373,6 +492,9 @@ class HealthModel(BaseModel):
     last_anchor_at: int | None
     pending: int | None
     sequencer: SequencerModel
+    reason: str | None = Field(
+        default=None, description="Why tips cannot be anchored now (null while they can)."
+    )
 
 
 class ErrorModel(BaseModel):

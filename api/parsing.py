@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -240,8 +241,12 @@ def identity_field(value: object) -> bytes | None:
         raise ProtocolError("field 'identity': the object is empty")
     try:
         data = orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
-    except TypeError as exc:  # e.g. an integer beyond 64 bits
-        raise ProtocolError(f"field 'identity': {exc}") from None
+    except TypeError:  # e.g. an integer beyond 64 bits: any JSON object is an identity
+        try:
+            text = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+            data = text.encode("utf-8")
+        except (ValueError, RecursionError) as exc:  # e.g. a lone surrogate
+            raise ProtocolError(f"field 'identity': {exc}"[:200]) from None
     if len(data) > MAX_IDENTITY_SIZE:
         raise ProtocolError(f"field 'identity': larger than {MAX_IDENTITY_SIZE} bytes")
     return data

@@ -10,16 +10,20 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from api.models import EXAMPLE_CONTRACT, EXAMPLE_SIGNER, EXAMPLE_TX
+from api.models import ADDRESS, EXAMPLE_CONTRACT, EXAMPLE_SIGNER, EXAMPLE_TX, HEX32, HEX65
 
 Kind = Literal["reporter", "witness"]
-HEX32 = "^0x[0-9a-fA-F]{64}$"
+KEY_ID = "^[0-9a-f]{16}$"
+HEX_BYTES = "^0x(?:[0-9a-fA-F]{2})+$"  # at least one byte
+_SIGNATURE: dict[str, Any] = {"pattern": HEX65}
+_TEXT: dict[str, Any] = {"pattern": "\\S"}  # not blank: a character other than white space
 EXAMPLE_RECORD_ID = "0x7d1f0c5e2b9a4c3d8e6f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c4d5e6f7"
 EXAMPLE_KEY = "0x8f40c5adb68f25624ae5b214ea767a6ec94d829d3d7b5e1ad1ba6f3e2138285f"
 EXAMPLE_DIGEST = "0x4b227777d4dd1fc61c6f884f48641d02b4d121d3fd328cb08b5531fcacdabf8a"
 EXAMPLE_SIGNATURE = "0x" + "1b" * 64 + "1c"
+EXAMPLE_KEY_ID = "eedd883da0a94515"  # EXAMPLE_KEY's (ledger.vault.records.key_id)
 EXAMPLE_CUSTODIAN = {
-    "key_id": "3f9a0c1d2e4b5a69",
+    "key_id": EXAMPLE_KEY_ID,
     "x25519_public": EXAMPLE_KEY,
     "address": EXAMPLE_SIGNER,
     "name": "Office of the Inspector General",
@@ -44,7 +48,7 @@ class RegistrationBody(BaseModel):
         {
             "registration": {
                 "format": "tipledger-custodian-public/1",
-                "key_id": "3f9a0c1d2e4b5a69",
+                "key_id": EXAMPLE_KEY_ID,
                 "x25519_public": EXAMPLE_KEY,
                 "address": EXAMPLE_SIGNER,
             },
@@ -55,11 +59,22 @@ class RegistrationBody(BaseModel):
     )
 
     registration: dict[str, Any] = Field(
-        description="The custodian's public keys (`tipledger custodian keygen` writes them)."
+        description="The custodian's public keys (`tipledger custodian keygen` writes them); "
+        "`key_id` is derived from `x25519_public` (ledger.vault.records.key_id).",
+        json_schema_extra={
+            "required": ["format", "key_id", "x25519_public", "address"],
+            "properties": {
+                "format": {"const": "tipledger-custodian-public/1"},
+                "key_id": {"type": "string", "pattern": KEY_ID},
+                "x25519_public": {"type": "string", "pattern": HEX32},
+                "address": {"type": "string", "pattern": ADDRESS},
+            },
+        },
     )
     signature: str = Field(
         description="EIP-191 personal_sign by the custodian's address over the registration "
-        "statement (ledger/vault/digests.py), proving it holds both keys."
+        "statement (ledger/vault/digests.py), proving it holds both keys.",
+        json_schema_extra=_SIGNATURE,
     )
     name: str = Field(default="", max_length=200, description="Who this custodian is.")
 
@@ -72,13 +87,17 @@ class ActiveBody(BaseModel):
 
 class SetBody(BaseModel):
     model_config = _config(
-        {"kind": "reporter", "threshold": 3, "custodians": ["3f9a0c1d2e4b5a69", "…"]}, forbid=True
+        {"kind": "reporter", "threshold": 2, "custodians": [EXAMPLE_KEY_ID, "3f9a0c1d2e4b5a69"]},
+        forbid=True,
     )
 
     kind: Kind
     threshold: int = Field(ge=2, le=255, description="Shares needed to open a record (k).")
     custodians: list[str] = Field(
-        min_length=2, max_length=255, description="Registered custodians' key ids, share order."
+        min_length=2,
+        max_length=255,
+        description="Registered custodians' key ids, share order.",
+        json_schema_extra={"items": {"type": "string", "pattern": KEY_ID}},
     )
 
 
@@ -93,7 +112,9 @@ class RequestBody(BaseModel):
     )
 
     record_id: str = Field(pattern=HEX32)
-    purpose: str = Field(min_length=1, max_length=4000, description="Why, for the record.")
+    purpose: str = Field(
+        min_length=1, max_length=4000, description="Why, for the record.", json_schema_extra=_TEXT
+    )
     investigator_key: str = Field(
         pattern=HEX32, description="The investigator's X25519 public key (raw, hex)."
     )
@@ -103,20 +124,24 @@ class ApprovalBody(BaseModel):
     model_config = _config({"signature": EXAMPLE_SIGNATURE}, forbid=True)
 
     signature: str = Field(
-        description="EIP-712 Disclosure(recordId, requestDigest, requester) by the custodian."
+        description="EIP-712 Disclosure(recordId, requestDigest, requester) by the custodian.",
+        json_schema_extra=_SIGNATURE,
     )
 
 
 class DeclineBody(BaseModel):
     model_config = _config({"reason": "The purpose does not justify it."}, forbid=True)
 
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: str = Field(min_length=1, max_length=2000, json_schema_extra=_TEXT)
 
 
 class ResealedBody(BaseModel):
     model_config = _config({"resealed": "0x01" + "02" + "00000000" + "ab" * 64}, forbid=True)
 
-    resealed: str = Field(description="The 70-byte share re-sealed to the investigator, hex.")
+    resealed: str = Field(
+        description="The 70-byte share re-sealed to the investigator, hex.",
+        json_schema_extra={"pattern": HEX_BYTES},
+    )
 
 
 class RotationBody(BaseModel):
@@ -129,12 +154,16 @@ class ContributedShare(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     record_id: str = Field(pattern=HEX32)
-    resealed: str = Field(description="The share re-sealed to the coordinator, hex.")
+    resealed: str = Field(
+        description="The share re-sealed to the coordinator, hex.",
+        json_schema_extra={"pattern": HEX_BYTES},
+    )
 
 
 class ContributionBody(BaseModel):
     model_config = _config(
-        {"shares": [{"record_id": EXAMPLE_RECORD_ID, "resealed": "0x01…"}]}, forbid=True
+        {"shares": [{"record_id": EXAMPLE_RECORD_ID, "resealed": "0x0102" + "ab" * 68}]},
+        forbid=True,
     )
 
     shares: list[ContributedShare] = Field(min_length=1)

@@ -41,11 +41,26 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body_bytes: int = 16 * 1024 * 1024
+    # The HTTP edge (api/server.py), per API process: a request head (request line and headers)
+    # of more bytes or header lines gets 431, one not complete this many seconds after the
+    # connection opened 408; a body gets BODY_TIMEOUT seconds plus one per BODY_MIN_RATE bytes
+    # (a rate, so a large attachment from a slow phone still arrives and a trickle does not
+    # hold a connection), then 408; connections beyond MAX_CONNECTIONS get 503 and are closed.
+    max_header_bytes: int = Field(default=16 * 1024, ge=256)
+    max_headers: int = Field(default=100, ge=1)
+    header_timeout: float = Field(default=10.0, gt=0)
+    body_timeout: float = Field(default=30.0, gt=0)
+    body_min_rate: float = Field(default=1024.0, gt=0)
+    max_connections: int = Field(default=1000, ge=1)
     desk_public_key: str | None = None
     # The URL reviewers and custodians reach this service at: the domain and URI their EIP-4361
     # sign-in messages must name (default http://HOST:PORT). Never taken from a request's Host.
     public_url: str | None = None
     session_seconds: int = 8 * 3600
+    # Sign-in challenges a client address may ask for per minute (a burst of as many, counted in
+    # memory under a keyed hash of the address), and the most outstanding nonces in total.
+    challenges_per_source: int = Field(default=30, ge=1)
+    max_open_challenges: int = Field(default=10_000, ge=1)
 
     @property
     def service_url(self) -> str:

@@ -30,6 +30,7 @@ __all__ = [
     "LeaseLostError",
     "LedgerError",
     "LogStateError",
+    "MissingBlockError",
     "NotAnchoredError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -39,6 +40,7 @@ __all__ = [
     "ReceiptError",
     "SignatureError",
     "StoreError",
+    "UnsupportedNodeError",
     "UnusableKeyError",
 ]
 
@@ -70,6 +72,15 @@ class DeploymentError(ChainError):
 
 class ChainMismatchError(ChainError):
     """The chain's anchored history does not match the local log: refusing to anchor."""
+
+
+class MissingBlockError(ChainError):
+    """A block asked for is beyond the chain's head (a reset chain, or a chain that lost
+    history)."""
+
+
+class UnsupportedNodeError(ChainError):
+    """The node's EVM lacks what the contract needs (e.g. PUSH0 on a pre-Shanghai node)."""
 
 
 class NotAnchoredError(ProofError):

@@ -39,6 +39,7 @@ from ledger.errors import (
     ContractRevertedError,
     DeploymentError,
     LedgerError,
+    MissingBlockError,
     ReceiptError,
 )
 from ledger.followup.threads import FollowUps
@@ -77,6 +78,8 @@ class Health:
     last_anchor_at: int | None
     pending: int | None
     sequencer: dict[str, Any] = field(default_factory=dict)
+    # Why tips cannot be anchored now (None while they can): /healthz answers 503 with it.
+    reason: str | None = None
 
 
 class LedgerService:
@@ -133,13 +136,15 @@ class LedgerService:
         self._sequencer_thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._startup_error: str | None = None
+        self._startup_failed = False  # the sequencer gave up at start (not a chain outage)
         self._published: tuple[object, float] = (None, 0.0)
         self.sessions = SignIn(
-            SessionStore(engine),
+            SessionStore(engine, max_open=settings.max_open_challenges),
             RoleCheck(self.contract),
             public_url=settings.service_url,
             chain_id=self.chain_id,
             session_seconds=settings.session_seconds,
+            challenges_per_source=settings.challenges_per_source,
         )
         # The identity vault: sealed identities, custodians and the disclosure workflow.
         self.vault = VaultService(
@@ -208,7 +213,8 @@ class LedgerService:
                 self._startup_error = str(exc)
                 log.warning("sequencer waiting for the chain: %s", exc)
             except LedgerError as exc:
-                self._startup_error = str(exc)
+                # Said by /healthz (503, halted) for as long as the process runs.
+                self._startup_error, self._startup_failed = str(exc), True
                 log.error("sequencer cannot start: %s", exc)
                 return
             self._stop.wait(_SEQUENCER_RETRY)
@@ -224,6 +230,7 @@ class LedgerService:
             settings=self.settings,
             lease=lease,
             deploy_block=self.deployment.deploy_block,
+            deploy_block_hash=self.deployment.block_hash(),
         )
 
     def _publish_status(self, status: SequencerStatus) -> None:
@@ -287,7 +294,7 @@ class LedgerService:
         """
         try:
             return verify_receipt(receipt, document, self.w3)
-        except (DeploymentError, ContractRevertedError) as exc:
+        except (DeploymentError, ContractRevertedError, MissingBlockError) as exc:
             raise ReceiptError(
                 f"cannot check this receipt on chain {self.chain_id}: {exc}"
             ) from None
@@ -303,13 +310,15 @@ class LedgerService:
                 "running": False,
                 "is_leader": False,
                 "last_error": self._startup_error,
-                "halted": False,
+                "halted": self._startup_failed,
+                "chain_available": self._startup_failed or self._startup_error is None,
             }
         status = sequencer.status
         out: dict[str, Any] = {"running": self._sequencer_thread is not None}
         for name in ("is_leader", "last_anchor", "pending", "last_error", "halted"):
             value = getattr(status, name, None)
             out[name] = _plain(value)
+        out["chain_available"] = status.chain_available
         return out
 
     def _reported_status(self) -> dict[str, Any]:
@@ -326,19 +335,20 @@ class LedgerService:
             "pending": report.get("pending"),
             "last_error": report.get("last_error"),
             "halted": bool(report.get("halted")),
+            "chain_available": report.get("chain_available", True) is not False,
             "reported_at": report.get("at"),
         }
 
     def health(self) -> Health:
         cp = self.checkpoint()
         sequencer = self.sequencer_status()
-        halted = bool(sequencer.get("halted"))
         pending = sequencer.get("pending")
         if not isinstance(pending, int):
             pending = self.reader.pending_count()
         size = self.reader.tree().size
+        reason = self._not_anchoring(sequencer)
         return Health(
-            ok=self.intake.running and not halted,
+            ok=reason is None,
             chain_id=self.chain_id,
             contract=self.contract_address,
             accepting=self.intake.running,
@@ -347,7 +357,23 @@ class LedgerService:
             last_anchor_at=cp.block_timestamp if cp is not None else None,
             pending=pending,
             sequencer=sequencer,
+            reason=reason,
         )
+
+    def _not_anchoring(self, sequencer: dict[str, Any]) -> str | None:
+        """Why accepted tips cannot be anchored now, or None if they can."""
+        error = sequencer.get("last_error") or sequencer.get("detail")
+        if not self.intake.running:
+            return "not accepting submissions: the intake is stopped"
+        if sequencer.get("halted"):
+            return f"anchoring halted: {error}"
+        if not sequencer.get("running"):
+            if error:
+                return f"the sequencer is not running: {error}"
+            return "the sequencer is starting"
+        if sequencer.get("chain_available") is False:
+            return f"the chain is unavailable: {error}"
+        return None
 
     def observe_anchors(self) -> LatencyTracker:
         """Bring the anchor-latency histogram up to the latest checkpoint (at scrape time)."""

@@ -12,6 +12,11 @@ vendored). The output is committed; serving needs no build.
 
 Versions come from package.json (pinned with ``npm install --save-exact``); the licences are
 copied beside the code and listed in vendor/README.md.
+
+Plain assets (``ASSETS``: Swagger UI's prebuilt bundle and stylesheet for ``/docs``) are copied
+as they are, only their source-map comments dropped: nothing else of those packages ships (not
+swagger-ui-dist's own init script or HTML, nor its ``@scarf/scarf`` dependency, an install-time
+tracker whose install script package.json denies with ``allowScripts``).
 """
 
 from __future__ import annotations
@@ -37,11 +42,22 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
     "qr": ("qr", ("index.js",), ("LICENSE", "LICENSE-MIT"), "MIT OR Apache-2.0"),
 }
 
+# npm package -> (folder under vendor/, files copied as they are, licence files, licence name)
+ASSETS: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
+    "swagger-ui-dist": (
+        "swagger-ui",
+        ("swagger-ui-bundle.js", "swagger-ui.css", "favicon-32x32.png"),
+        ("LICENSE", "NOTICE", "swagger-ui-bundle.js.LICENSE.txt"),
+        "Apache-2.0",
+    ),
+}
+
 _IMPORT = re.compile(
     r"""^(?P<head>\s*(?:import|export)\b[^'";]*?\bfrom\s*|\s*import\s*)(?P<q>['"])(?P<spec>[^'"]+)(?P=q)""",
     re.MULTILINE,
 )
 _SOURCE_MAP = re.compile(r"^//# sourceMappingURL=.*$\n?", re.MULTILINE)
+_CSS_SOURCE_MAP = re.compile(r"^/\*# sourceMappingURL=.*?\*/$\n?", re.MULTILINE)
 
 
 def _split_bare(spec: str) -> tuple[str, str] | None:
@@ -115,17 +131,33 @@ def build(out: Path) -> list[tuple[str, str]]:
         target.write_bytes(data)
         written.append((f"{folder}/{rel}", hashlib.sha256(data).hexdigest()))
 
+    for package, (folder, files, _lic, _name) in ASSETS.items():
+        for name in files:
+            source = NODE_MODULES / package / name
+            if not source.is_file():
+                raise SystemExit(f"vendor_web: {source} is missing: run `npm ci` first")
+            data = source.read_bytes()
+            if name.endswith(".js"):
+                data = _SOURCE_MAP.sub("", data.decode("utf-8")).encode("utf-8")
+            elif name.endswith(".css"):
+                data = _CSS_SOURCE_MAP.sub("", data.decode("utf-8")).encode("utf-8")
+            target = out / folder / name
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(data)
+            written.append((f"{folder}/{name}", hashlib.sha256(data).hexdigest()))
+
     lines = [
         "# Vendored browser libraries",
         "",
         "Written by `scripts/vendor_web.py` from `node_modules` (versions pinned in package.json",
         "and package-lock.json); do not edit by hand. Only the modules the pages import are",
-        "copied, with bare imports rewritten to relative paths and source-map comments removed.",
+        "copied, with bare imports rewritten to relative paths and source-map comments removed;",
+        "Swagger UI (for `/docs`) is its prebuilt bundle and stylesheet, source maps removed.",
         "",
         "| package | version | folder | licence |",
         "|---|---|---|---|",
     ]
-    for package, (folder, _entries, licences, name) in PACKAGES.items():
+    for package, (folder, _entries, licences, name) in {**PACKAGES, **ASSETS}.items():
         version = _version(package)
         if _pinned(package) != version:
             raise SystemExit(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import asdict
 
 from fastapi import APIRouter, Request
@@ -15,8 +16,12 @@ from api.deps import ServiceDep
 from api.models import EXAMPLE_SIGNER
 from api.responses import JSONBytes, error_responses
 from ledger.auth.sessions import SIGN_IN_ROLES
+from ledger.errors import RateLimitedError
 
 router = APIRouter(tags=["sign-in"])
+
+# Seconds a refused challenge waits before its 429 goes out (a client told to wait loses nothing).
+REFUSAL_DELAY = 1.0
 
 _SAID = {
     401: "No valid session, or a sign-in that failed.",
@@ -91,9 +96,21 @@ class SessionModel(BaseModel):
     response_model=ChallengeModel,
     summary="Start a sign-in",
     description="A fresh single-use nonce and the domain, URI and chain the EIP-4361 message "
-    "must name. Only addresses holding " + ", ".join(SIGN_IN_ROLES) + " can complete it.",
+    "must name. Only addresses holding " + ", ".join(SIGN_IN_ROLES) + " can complete it. "
+    "Challenges are limited per client and in total (429 with `Retry-After`).",
+    responses=error_responses(
+        429, 503, said={429: "Too many challenges from this client, or sign-ins under way."}
+    ),
 )
-async def challenge(service: ServiceDep) -> Response:
+async def challenge(request: Request, service: ServiceDep) -> Response:
+    try:
+        # The client's address only feeds the in-memory limiter's keyed hash; it is never kept.
+        service.sessions.admit(request.client.host if request.client else None)
+    except RateLimitedError:
+        # Answered late: a client flooding one request after another then costs this service
+        # next to nothing (an idle wait), where answering at once would let it spin the CPU.
+        await asyncio.sleep(REFUSAL_DELAY)
+        raise
     issued = await run_in_threadpool(service.sessions.challenge)
     body = asdict(issued)
     body["message_template"] = (

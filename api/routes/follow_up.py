@@ -16,10 +16,11 @@ from starlette.responses import Response
 
 from api.auth import bearer_token
 from api.deps import ServiceDep
-from api.models import EXAMPLE_COMMITMENT
+from api.models import EXAMPLE_COMMITMENT, IDENTITY_SCHEMA
 from api.parsing import commitment_param, identity_field, identity_kind
 from api.responses import JSONBytes, error_responses
 from api.routes.tips import CommitmentPath
+from ledger.core.followup import MAX_TEXT
 from ledger.followup.secrets import check_text
 
 router = APIRouter(tags=["follow-up"])
@@ -89,7 +90,8 @@ class MessageRequest(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"text": "The office in Khon Kaen."}]}
     )
 
-    text: str = Field(max_length=10_000)
+    # check_text: not blank (a character other than white space), at most MAX_TEXT.
+    text: str = Field(max_length=MAX_TEXT, json_schema_extra={"pattern": "\\S"})
 
 
 class MessageSent(BaseModel):
@@ -108,7 +110,8 @@ class IdentityRequest(BaseModel):
     )
 
     identity: dict[str, Any] = Field(
-        description="Who you are, as a JSON object: sealed at once for the custodians (k-of-n)."
+        description="Who you are, as a JSON object: sealed at once for the custodians (k-of-n).",
+        json_schema_extra=IDENTITY_SCHEMA,
     )
 
 

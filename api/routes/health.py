@@ -11,6 +11,7 @@ from starlette.responses import Response
 from api.deps import ServiceDep
 from api.models import HealthModel
 from api.responses import JSONBytes
+from ledger.ops.metrics import public_health
 
 router = APIRouter(tags=["operations"])
 
@@ -19,14 +20,17 @@ router = APIRouter(tags=["operations"])
     "/healthz",
     response_model=HealthModel,
     summary="Health",
-    description="200 while the service accepts submissions, 503 when it does not. `ok` is "
-    "false, and `sequencer.halted` true, when anchoring stopped (`sequencer.last_error` says "
-    "why).",
-    responses={503: {"model": HealthModel, "description": "Not accepting submissions."}},
+    description="200 while the service accepts submissions and can anchor them, 503 when tips "
+    "cannot be anchored (anchoring halted, the sequencer not running or unable to start, the "
+    "chain unavailable) or are not accepted; `ok` is false then and `reason` says why "
+    "(`sequencer.halted` is true when anchoring was refused).",
+    responses={
+        503: {"model": HealthModel, "description": "Tips cannot be anchored now: see `reason`."}
+    },
 )
 def healthz(service: ServiceDep) -> Response:
-    health = service.health()
-    return JSONBytes(asdict(health), status_code=200 if health.accepting else 503)
+    health = public_health(service)  # counts as of the last second boundary
+    return JSONBytes(asdict(health), status_code=200 if health.ok else 503)
 
 
 @router.get(

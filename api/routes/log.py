@@ -19,8 +19,12 @@ router = APIRouter(prefix="/v1/log", tags=["log"])
 MAX_INDEX = (1 << 64) - 1
 
 
-def _int(description: str, example: int) -> object:
-    return Query(ge=0, le=MAX_INDEX, description=description, examples=[example])
+def _int(description: str, example: int, least: int = 0) -> object:
+    # A size below 1 is the reader's 400 (a range that cannot be served): the schema says so.
+    extra = {"minimum": least} if least else None
+    return Query(
+        ge=0, le=MAX_INDEX, description=description, examples=[example], json_schema_extra=extra
+    )
 
 
 @router.get(
@@ -54,7 +58,7 @@ def checkpoint(service: ServiceDep) -> Response:
 def inclusion_proof(
     service: ServiceDep,
     index: Annotated[int, _int("Leaf index.", 41)],
-    size: Annotated[int, _int("Tree size (an anchored checkpoint's, or any smaller).", 64)],
+    size: Annotated[int, _int("Tree size (an anchored checkpoint's, or any smaller).", 64, 1)],
 ) -> Response:
     return JSONBytes({"proof": [to_hex(h) for h in service.reader.inclusion_proof(index, size)]})
 
@@ -69,7 +73,7 @@ def inclusion_proof(
 )
 def consistency_proof(
     service: ServiceDep,
-    first: Annotated[int, _int("The older tree size.", 32)],
+    first: Annotated[int, _int("The older tree size.", 32, 1)],
     second: Annotated[int, _int("The newer tree size.", 64)],
 ) -> Response:
     return JSONBytes(

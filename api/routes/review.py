@@ -15,11 +15,13 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic.config import JsonDict
 from starlette.responses import Response
 
 from api.auth import ReviewerDep
 from api.deps import ServiceDep
 from api.models import (
+    BASE64,
     EXAMPLE_COMMITMENT,
     EXAMPLE_INCLUSION,
     EXAMPLE_PROMISE,
@@ -47,6 +49,7 @@ _ERRORS = error_responses(
         404: "No such tip, or no follow-up for it.",
     },
 )
+_BASE64: JsonDict = {"pattern": BASE64}
 EXAMPLE_CURSOR = "1764200000-" + EXAMPLE_COMMITMENT[2:]
 
 
@@ -174,16 +177,24 @@ class AskRequest(BaseModel):
             "examples": [
                 {
                     "id": "0x5f0e3c1a9b7d2e4f6a8c0b1d3e5f7a9c",
-                    "to_reporter": "AQ3x…",
-                    "to_desk": "AQ9a…",
+                    "to_reporter": "AQ3xKzE0ZmYyMWE=",
+                    "to_desk": "AQ9aMWZjYjc4MTA=",
                 }
             ]
         },
     )
 
-    id: str = Field(description="16 random bytes, 0x hex, bound into both copies.")
-    to_reporter: str = Field(description="Sealed to the reporter's key (base64).")
-    to_desk: str = Field(description="Sealed to the review desk's key (base64).")
+    # The patterns are what the route parses; that each copy opens is checked by the service.
+    id: str = Field(
+        description="16 random bytes, 0x hex, bound into both copies.",
+        json_schema_extra={"pattern": "^0x[0-9a-fA-F]{32}$"},
+    )
+    to_reporter: str = Field(
+        description="Sealed to the reporter's key (base64).", json_schema_extra=_BASE64
+    )
+    to_desk: str = Field(
+        description="Sealed to the review desk's key (base64).", json_schema_extra=_BASE64
+    )
 
 
 class MessageSent(BaseModel):
@@ -204,7 +215,11 @@ async def awaiting(
     service: ServiceDep,
     after: Annotated[
         str | None,
-        Query(description="`next` of the previous page.", examples=[EXAMPLE_CURSOR]),
+        Query(
+            description="`next` of the previous page.",
+            examples=[EXAMPLE_CURSOR],
+            json_schema_extra={"pattern": "^(?:[0-9]{1,19}-[0-9a-f]{64})?$"},  # _parse_cursor
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE, examples=[100])] = 100,
     under_review: Annotated[

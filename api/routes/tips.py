@@ -10,7 +10,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ServiceDep
-from api.models import EXAMPLE_COMMITMENT, ReceiptStatus, TipAccepted
+from api.models import EXAMPLE_COMMITMENT, HEX32, ReceiptStatus, TipAccepted
 from api.parsing import (
     NO_OPTIONS,
     TipOptions,
@@ -86,7 +86,9 @@ SUBMIT_BODY: dict[str, Any] = {
     ),
     responses={
         202: {"description": "Accepted: stored durably and promised."},
-        **error_responses(413, 422, 503),
+        **error_responses(
+            409, 413, 422, 503, said={409: "An identity, and no custodian set for its role yet."}
+        ),
     },
     openapi_extra=SUBMIT_BODY,
 )
@@ -175,6 +177,7 @@ CommitmentPath = Annotated[
     Path(
         description="The tip's commitment, 0x + 64 hex digits.",
         examples=[EXAMPLE_COMMITMENT],
+        json_schema_extra={"pattern": HEX32},  # in the schema only: commitment_param refuses
     ),
 ]
 

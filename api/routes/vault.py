@@ -27,11 +27,10 @@ from starlette.responses import Response
 
 from api.auth import AdminDep, CustodianDep, ReviewerDep, SessionDep
 from api.deps import ServiceDep
-from api.models import EXAMPLE_COMMITMENT
+from api.models import EXAMPLE_COMMITMENT, HEX32
 from api.responses import JSONBytes, error_responses
 from api.vault_models import (
     EXAMPLE_RECORD_ID,
-    HEX32,
     ActiveBody,
     ApprovalBody,
     ChainState,

@@ -30,7 +30,8 @@ VERIFY_BODY = {
     description=(
         "Checks a receipt (and, if given, the document) against the chain, as PROTOCOL.md 7 "
         "says: 200 with the verdict whatever it is (`valid` false for an invalid or pending "
-        "receipt); 422 only for a receipt that cannot be read."
+        "receipt); 422 only for a receipt that cannot be read, or that names a contract this "
+        "chain does not have as a TipLedger (there is nothing here to check it against)."
     ),
     responses=error_responses(413, 422, 502, 503),
     openapi_extra=VERIFY_BODY,

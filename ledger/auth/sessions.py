@@ -12,11 +12,14 @@ few seconds), so a role granted or revoked on chain takes effect without a resta
 session whose holder lost every role stops working at once.
 
 Nonces and sessions live in the service's database, so several API instances share them and a
-restart forgets none.
+restart forgets none. Challenges are bounded twice: per source (``SourceLimiter``: in memory, under
+a keyed hash of the client address, which is never stored) and in total (the store's cap on
+outstanding nonces), so a flood neither fills the database nor slows the tips beside it.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -25,11 +28,12 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 from ledger.auth import siwe
+from ledger.auth.limits import SourceLimiter
 from ledger.chain.contract import TipLedgerContract, role_id
 from ledger.core.encoding import checksum_address
 from ledger.core.names import CUSTODIAN_ROLE, REVIEWER_ROLE
 from ledger.core.names import DEFAULT_ADMIN_ROLE as ADMIN_ROLE
-from ledger.errors import AuthenticationError, PermissionDeniedError
+from ledger.errors import AuthenticationError, PermissionDeniedError, RateLimitedError
 from ledger.store.sessions import NONCE_SECONDS, Session, SessionStore
 
 __all__ = [
@@ -45,6 +49,9 @@ __all__ = [
 
 # An address may sign in if it holds any of these: each has privileged work in the service.
 SIGN_IN_ROLES = (REVIEWER_ROLE, CUSTODIAN_ROLE, ADMIN_ROLE)
+
+# While the store is full of outstanding nonces, ask it again at most this often.
+FULL_RECHECK_SECONDS = 2.0
 
 STATEMENT = "Sign in to the TipLedger desk. This request costs nothing and sends no transaction."
 
@@ -123,6 +130,7 @@ class SignIn:
         public_url: str,
         chain_id: int,
         session_seconds: int = 8 * 3600,
+        challenges_per_source: int = 30,
         clock: Callable[[], float] = time.time,
     ) -> None:
         parts = urlsplit(public_url)
@@ -135,10 +143,34 @@ class SignIn:
         self.uri = f"{parts.scheme}://{parts.netloc}"
         self.chain_id = chain_id
         self.session_seconds = session_seconds
+        self.limiter = SourceLimiter(challenges_per_source)
         self._clock = clock
+        # The store said it was full: (monotonic time to ask it again, when its oldest expires).
+        self._full: tuple[float, float] = (0.0, 0.0)
+
+    def admit(self, source: str | None) -> None:
+        """May a client at ``source`` (its address: hashed, never kept) ask for a challenge?
+
+        ``RateLimitedError`` past the per-source rate, or while the store has just said it holds
+        its cap of outstanding nonces. Memory only, no I/O: the API asks on its event loop, so a
+        flood of refusals costs neither a thread nor the database.
+        """
+        self.limiter.take(source, "sign-in challenges")
+        now = time.monotonic()
+        ask_again, free_at = self._full
+        if now < ask_again:
+            wait = math.ceil(free_at - now)
+            raise RateLimitedError(f"too many sign-ins under way: try again in {wait} s", wait)
 
     def challenge(self) -> Challenge:
-        nonce, expires = self.store.issue_nonce(siwe.new_nonce())
+        """A fresh challenge (``admit`` first); ``RateLimitedError`` if the store is full."""
+        now = time.monotonic()
+        try:
+            nonce, expires = self.store.issue_nonce(siwe.new_nonce())
+        except RateLimitedError as exc:
+            # A sign-in may free a slot before the oldest nonce expires: ask again soon.
+            self._full = (now + min(exc.retry_after, FULL_RECHECK_SECONDS), now + exc.retry_after)
+            raise
         now = self._clock()
         return Challenge(
             scheme=self.scheme,

@@ -7,6 +7,7 @@ against the contract ABI, so a refusal surfaces as its custom error's name and a
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -16,6 +17,7 @@ from urllib.parse import urlparse
 from eth_abi.abi import decode as abi_decode
 from eth_abi.exceptions import DecodingError
 from eth_account.signers.local import LocalAccount
+from eth_typing import ChecksumAddress
 from eth_utils.crypto import keccak
 from hexbytes import HexBytes
 from web3 import HTTPProvider, Web3
@@ -184,21 +186,60 @@ def send_transaction(
         params.setdefault("value", 0)
         if "chainId" not in params:
             params["chainId"] = w3.eth.chain_id
-        if "nonce" not in params:
-            params["nonce"] = w3.eth.get_transaction_count(account.address, "pending")
-        if "gasPrice" not in params and "maxFeePerGas" not in params:
-            _set_fees(w3, params)
-        if "gas" not in params:
-            # Estimation runs the call first, so a refusal is reported before anything is sent.
-            params["gas"] = int(w3.eth.estimate_gas(params) * GAS_MARGIN)  # type: ignore[arg-type]
-        signed = account.sign_transaction(params)
-        tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
-        receipt = w3.eth.wait_for_transaction_receipt(
-            tx_hash, timeout=receipt_timeout, poll_latency=0.05
-        )
+        key = _sender_key(w3, int(params["chainId"]), account.address)
+        with _sender_lock(key):  # from choosing the nonce until the node has the transaction
+            if "nonce" not in params:
+                params["nonce"] = _next_nonce(w3, account.address, key)
+            if "gasPrice" not in params and "maxFeePerGas" not in params:
+                _set_fees(w3, params)
+            if "gas" not in params:
+                # Estimation runs the call first, so a refusal is reported before anything is
+                # sent.
+                params["gas"] = int(w3.eth.estimate_gas(params) * GAS_MARGIN)  # type: ignore[arg-type]
+            signed = account.sign_transaction(params)
+            tx_hash = w3.eth.send_raw_transaction(signed.raw_transaction)
+            _IN_FLIGHT.setdefault(key, set()).add(int(params["nonce"]))
+        try:
+            receipt = w3.eth.wait_for_transaction_receipt(
+                tx_hash, timeout=receipt_timeout, poll_latency=0.05
+            )
+        finally:
+            with _sender_lock(key):
+                awaited = _IN_FLIGHT[key]
+                awaited.discard(int(params["nonce"]))
+                if not awaited:
+                    del _IN_FLIGHT[key]
     if receipt["status"] != 1:
         raise _replay_failure(w3, params, receipt, what, decoder)
     return receipt
+
+
+# Nonces this process has sent and not yet seen mined, per (endpoint, chain, sender): some nodes
+# (Ganache with a block time) leave their pool out of the "pending" count, so back-to-back or
+# concurrent sends by one key would otherwise reuse a nonce. Only transactions still awaited
+# count, so nothing stale survives a chain reset.
+_SenderKey = tuple[str, int, str]
+_IN_FLIGHT: dict[_SenderKey, set[int]] = {}
+_LOCKS: dict[_SenderKey, threading.Lock] = {}
+_LOCKS_GUARD = threading.Lock()
+
+
+def _sender_key(w3: Web3, chain_id: int, address: str) -> _SenderKey:
+    endpoint = str(getattr(w3.provider, "endpoint_uri", None) or id(w3.provider))
+    return (endpoint, chain_id, address.lower())
+
+
+def _sender_lock(key: _SenderKey) -> threading.Lock:
+    with _LOCKS_GUARD:
+        return _LOCKS.setdefault(key, threading.Lock())
+
+
+def _next_nonce(w3: Web3, address: ChecksumAddress, key: _SenderKey) -> int:
+    """max(the node's pending count, its mined count, one past our nonces still in flight)."""
+    pending = int(w3.eth.get_transaction_count(address, "pending"))
+    latest = int(w3.eth.get_transaction_count(address, "latest"))
+    in_flight = _IN_FLIGHT.get(key)
+    return max(pending, latest, max(in_flight) + 1 if in_flight else 0)
 
 
 def _set_fees(w3: Web3, params: dict[str, Any]) -> None:

@@ -10,10 +10,11 @@ from __future__ import annotations
 from eth_typing import ChecksumAddress
 from hexbytes import HexBytes
 from web3 import Web3
-from web3.exceptions import TimeExhausted
+from web3.exceptions import BlockNotFound, TimeExhausted
 from web3.types import BlockIdentifier, FilterParams, LogReceipt, TxData, TxReceipt
 
 from ledger.chain.client import chain_errors
+from ledger.errors import MissingBlockError
 
 __all__ = ["ChainReader"]
 
@@ -32,6 +33,30 @@ class ChainReader:
         """The number of the latest block."""
         with chain_errors(what):
             return int(self.w3.eth.block_number)
+
+    def require_block(self, number: int, what: str = "reading the block number") -> int:
+        """The head, after checking the chain has block ``number``: reading state at a block
+        beyond it fails on the node with an unhelpful message ("invalid block tag")."""
+        head = self.head_block(what)
+        if number > head:
+            raise MissingBlockError(
+                f"the chain does not contain block {number} (its head is {head})"
+            )
+        return head
+
+    def block_hash(self, number: int, what: str | None = None) -> bytes | None:
+        """The hash of block ``number``, or None if the chain has no such block."""
+        with chain_errors(what or f"reading block {number}"):
+            try:
+                block = self.w3.eth.get_block(number)
+            except BlockNotFound:
+                return None
+        return bytes(block["hash"])
+
+    def transaction_count(self, address: ChecksumAddress, what: str | None = None) -> int:
+        """How many of ``address``'s transactions the latest block includes (its next nonce)."""
+        with chain_errors(what or f"reading the nonce of {address}"):
+            return int(self.w3.eth.get_transaction_count(address, "latest"))
 
     def code_at(self, address: ChecksumAddress, what: str | None = None) -> bytes:
         """The code deployed at ``address`` (empty if none)."""

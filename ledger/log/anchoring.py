@@ -1,10 +1,17 @@
 """Anchoring: put the log's newest tree head on chain, proven consistent with the last one.
 
 Before every anchor the local log is reconciled with the chain: the node must still serve the
-contract this store belongs to (same chain, same code), the chain's latest checkpoint must be a
-tree head the local log has had, and every checkpoint this store recorded as anchored must still
-be on chain. If not (a reset devchain, another contract, a lost database), anchoring stops with
-``ChainMismatchError``: sending anything would fork the log.
+contract this store belongs to (same chain, same code, deployed in the same block), the chain's
+latest checkpoint must be a tree head the local log has had, and every checkpoint this store
+recorded as anchored must still be on chain. If not (a reset devchain, another contract, a lost
+database), anchoring stops with ``ChainMismatchError``: sending anything would fork the log.
+
+No receipt claims an anchor the chain does not hold. While the chain holds no contract of this
+log (reset, redeployed), readers see nothing anchored (``LogStore.set_backed_size(0)``; the
+checkpoints stay recorded, for a node that comes back). The same deployment whose chain lost its
+newest blocks (a node restarted from older state) is repaired: the checkpoints beyond the chain's
+latest are forgotten (those tips are pending again), and the log is anchored again from the
+chain's latest, an append-only extension of what the contract holds.
 
 Roots are always computed from the stored tree, never from anything held in memory only. A
 checkpoint is recorded as anchored once its transaction has ``confirmations`` blocks on top.
@@ -16,6 +23,8 @@ it once final.
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from eth_account.signers.local import LocalAccount
@@ -25,6 +34,10 @@ from ledger.chain.contract import Checkpoint, TipLedgerContract
 from ledger.core.encoding import to_hex
 from ledger.errors import ChainMismatchError
 from ledger.store import LogStore, StoredCheckpoint
+
+log = logging.getLogger("tipledger.anchoring")
+
+_UNSET = object()
 
 
 @dataclass(frozen=True)
@@ -55,12 +68,19 @@ class Anchorer:
         *,
         confirmations: int = 0,
         deploy_block: int = 0,
+        deploy_block_hash: bytes | None = None,
+        on_lost_history: Callable[[Checkpoint], None] | None = None,
     ):
         self.store = store
         self.contract = contract
         self.account = account
         self.confirmations = max(0, confirmations)
         self.deploy_block = deploy_block
+        self.deploy_block_hash = deploy_block_hash
+        # Called before the checkpoints the chain lost are forgotten (the sequencer sends its
+        # lost anchor transactions again).
+        self.on_lost_history = on_lost_history
+        self._cap: object = _UNSET  # what this process last wrote as the readers' cap
 
     def check_chain(self) -> None:
         """The node still serves the contract this store belongs to: same chain, same code."""
@@ -76,10 +96,38 @@ class Anchorer:
             )
         if keccak(code) != self.contract.code_hash:
             state = "there is no contract code" if not code else "the contract code differs"
+            self._backed(0)
             raise ChainMismatchError(
                 f"{state} at {self.contract.address} on chain {chain_id}: the chain was reset "
                 "or replaced, and this log's anchors are not on it; refusing to anchor"
             )
+        self._check_deploy_block(chain_id)
+
+    def _check_deploy_block(self, chain_id: int) -> None:
+        """The contract is the one this log was anchored on: deployed in the same block (a
+        redeploy on a reset chain has the same address and code). The store remembers the
+        block from its first check (the deployment file's hash, else the chain's)."""
+        chain = self.contract.chain
+        recorded = self.store.deployment_block()
+        if recorded is None:
+            if not self.deploy_block:
+                return  # not told where the contract was deployed: nothing to remember
+            found = chain.block_hash(self.deploy_block, "checking the deploy block")
+            if found is None:
+                return  # the code check above has passed: a deploy block given wrong
+            recorded = self.store.remember_deployment_block(
+                self.deploy_block, self.deploy_block_hash or found
+            )
+        number, expected = recorded
+        if chain.block_hash(number, "checking the deploy block") == expected:
+            return
+        self._backed(0)
+        raise ChainMismatchError(
+            f"this log is anchored on the TipLedger deployed in block {number} (hash "
+            f"{to_hex(expected)}); the contract at {self.contract.address} on chain {chain_id} "
+            "was deployed again on a chain that lost history (a reset devchain?), and this "
+            "log's anchors are not on it; refusing to anchor"
+        )
 
     def reconcile(self) -> Checkpoint:
         """The chain's latest checkpoint, after checking the local log agrees with it.
@@ -88,6 +136,7 @@ class Anchorer:
         the anchor transaction, before it was recorded).
         """
         self.check_chain()
+        self._backed(None)  # the chain holds this deployment: what it lost is dropped below
         latest = self.contract.latest()
         self._check_recorded(latest)
         if latest.tree_size == 0:
@@ -99,16 +148,22 @@ class Anchorer:
             self._record_from_chain(final)
         return latest
 
+    def _backed(self, size: int | None) -> None:
+        """Cap the readers' anchored size (0: the chain holds none of this log's anchors), or
+        lift the cap (None); written only when it changes."""
+        if self._cap != size:
+            self.store.set_backed_size(size)
+            self._cap = size
+
     def _check_recorded(self, latest: Checkpoint) -> None:
         recorded = self.store.latest_checkpoint()
         if recorded is None:
             return
         if latest.tree_size < recorded.tree_size:
-            raise ChainMismatchError(
-                f"this log recorded a checkpoint of size {recorded.tree_size} anchored on "
-                f"{self.contract.address}, but the chain's latest is of size {latest.tree_size}: "
-                "the chain lost history (a reset devchain?); refusing to anchor"
-            )
+            self._lost_history(latest, recorded)
+            recorded = self.store.latest_checkpoint()
+            if recorded is None:
+                return
         on_chain = self.contract.checkpoint(recorded.tree_size)
         if on_chain.root_hash != recorded.root_hash:
             raise ChainMismatchError(
@@ -116,6 +171,25 @@ class Anchorer:
                 f"{to_hex(on_chain.root_hash)}, this log recorded {to_hex(recorded.root_hash)}: "
                 "refusing to anchor"
             )
+
+    def _lost_history(self, latest: Checkpoint, recorded: StoredCheckpoint) -> None:
+        """The chain (the same deployment, checked) lost its newest anchors: forget the
+        checkpoints it no longer has, if what it still has is a head of this log."""
+        if latest.tree_size:
+            self._check_local(latest)  # else a fork: refused
+        if self.on_lost_history is not None:
+            self.on_lost_history(latest)
+        dropped = self.store.drop_checkpoints_above(latest.tree_size)
+        log.warning(
+            "the chain lost history: its latest checkpoint is of size %d, this log recorded %d "
+            "as anchored; %d checkpoint(s) forgotten, entries %d..%d pending again until they "
+            "are anchored again",
+            latest.tree_size,
+            recorded.tree_size,
+            dropped,
+            latest.tree_size,
+            recorded.tree_size - 1,
+        )
 
     def _final_latest(self) -> Checkpoint | None:
         head = self.contract.chain.head_block()

@@ -13,13 +13,15 @@ N concurrent submissions costs one commit (one fsync), not N. A commitment alrea
 its first row: the caller gets that entry and its stored promise.
 
 Nothing about the sender is seen here: no address, no user agent, and no time finer than the
-second (the batch order is not stored either; the sequencer orders a second by commitment).
+second (the batch is written in commitment order, not queue order; the sequencer orders a second
+by commitment; the public counters move only at second boundaries).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import queue
 import threading
 import time
@@ -41,6 +43,7 @@ from ledger.core.eip712 import Signer, sign_promise
 from ledger.core.encoding import address_bytes, checksum_address
 from ledger.core.envelope import seal_tip
 from ledger.errors import LedgerError, ProtocolError, StoreError
+from ledger.ops.coarse import AsOfSecond
 from ledger.store.submissions import (
     SOURCE_API,
     Companions,
@@ -84,7 +87,8 @@ class Accepted:
 
 @dataclass
 class IntakeStats:
-    """Counters since start (read by /metrics; written only by the committer thread)."""
+    """Counters since start (written only by the committer thread). Public figures (/metrics)
+    are read from ``Intake.public_stats``: as they stood when the current second began."""
 
     accepted: int = 0  # new submissions stored
     duplicates: int = 0  # submissions whose commitment was already known
@@ -155,6 +159,7 @@ class Intake:
         self._closed = False
         self._lock = threading.Lock()
         self.stats = IntakeStats()
+        self._public = AsOfSecond(IntakeStats())
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -175,6 +180,11 @@ class Intake:
             self._queue.put(None)
             thread.join(timeout)
         self._fail_queued()
+
+    def public_stats(self) -> IntakeStats:
+        """``stats`` as they stood at the last whole-second boundary: polled, they say no more
+        than how many tips each whole second stored."""
+        return self._public.get()
 
     @property
     def running(self) -> bool:
@@ -315,6 +325,7 @@ class Intake:
         except Exception as exc:  # deliver every failure to its callers, never lose the thread
             error = exc if isinstance(exc, LedgerError) else StoreError(f"storing failed: {exc}")
             self.stats.failed += len(batch)
+            self._public.set(copy.copy(self.stats))
             self._deliver([(item, error) for item in batch])
             return
         new = 0
@@ -330,6 +341,7 @@ class Intake:
         stats.duplicates += len(batch) - new
         stats.last_batch_size = len(batch)
         stats.batch_seconds += time.perf_counter() - started
+        self._public.set(copy.copy(stats))
         self._deliver(outcomes)
         if new and self._on_accepted is not None:
             # A hint only (the sequencer also runs on its timer): never fail the batch over it.

@@ -41,8 +41,10 @@ class LogReader:
             return self.log.tree()
 
     def checkpoint(self) -> StoredCheckpoint | None:
-        """The latest checkpoint anchored on chain (as the sequencer recorded it)."""
-        return self.log.latest_checkpoint()
+        """The latest checkpoint anchored on chain (as the sequencer recorded it), within what
+        the chain was last seen to hold: every receipt, proof and entry is answered against
+        it, so none claims an anchor a reset chain no longer has."""
+        return self.log.backed_checkpoint()
 
     def anchored_size(self) -> int:
         cp = self.checkpoint()

@@ -11,7 +11,8 @@ a database only the holder of the ``sequencer`` lease acts (``ledger.store.lease
 3. reads ``DirectCommitment`` events from its persisted cursor on (starting at the deploy block)
    and accepts them as submissions received at the event's block time, so they are sequenced
    with the next batch, well within ``maxMergeDelay``;
-4. sequences up to ``batch_cap`` pending submissions (dense leaf indices, oldest second first);
+4. sequences up to ``batch_cap`` pending submissions (dense leaf indices, oldest second first;
+   ``run`` takes whole seconds only, once they ended: see ``step``);
 5. follows the anchor transaction in flight, if any (``ledger.chain.tx_manager``: awaited,
    resent if dropped, replaced if stuck; a checkpoint is recorded only once it has
    ``confirmations`` blocks on top), else, if the stored log grew past the chain's latest
@@ -28,6 +29,7 @@ chain's ``latest()``.
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -48,6 +50,7 @@ from ledger.errors import (
     StoreError,
 )
 from ledger.log.anchoring import Anchorer
+from ledger.ops.coarse import AsOfSecond
 from ledger.store import LogStore, StoredCheckpoint
 from ledger.store.chain_txs import TX_FAILED, TX_FINAL, TX_LOST, ChainCursor, StoredTx, TxStore
 from ledger.store.lease import Lease
@@ -58,6 +61,9 @@ __all__ = ["InFlight", "LastAnchor", "Sequencer", "SequencerStatus", "StepResult
 log = logging.getLogger("tipledger.sequencer")
 
 ANCHOR = "anchor"  # the purpose of the sequencer's transactions
+# A second is sequenced once it ended this long ago: a tip stamped in its last instant may still
+# be in its group commit when the second ends.
+SETTLE = 0.25
 EVENT_BLOCK_RANGE = 2_000  # blocks per eth_getLogs request (public endpoints cap the range)
 EVENT_RANGES_PER_STEP = 10
 MAX_BACKOFF = 5.0
@@ -143,6 +149,7 @@ class Sequencer:
         settings: Settings,
         lease: Lease,
         deploy_block: int,
+        deploy_block_hash: bytes | None = None,
         clock: Callable[[], float] = time.time,
         stuck_after: float | None = None,
         receipt_wait: float = 0.5,
@@ -165,6 +172,8 @@ class Sequencer:
             account,
             confirmations=self.confirmations,
             deploy_block=deploy_block,
+            deploy_block_hash=deploy_block_hash,
+            on_lost_history=self._resend_lost,
         )
         engine = self.log.engine
         self.txs = TxManager(
@@ -200,6 +209,7 @@ class Sequencer:
             halted=False,
             holder=lease.holder,
         )
+        self._public = AsOfSecond(self._status)
 
     # -- the public interface ----------------------------------------------------------------
 
@@ -207,6 +217,12 @@ class Sequencer:
     def status(self) -> SequencerStatus:
         with self._lock:
             return self._status
+
+    @property
+    def public_status(self) -> SequencerStatus:
+        """``status`` as it stood at the last whole-second boundary (for public figures: its
+        counts move only at boundaries, so polling them times no tip finer than the second)."""
+        return self._public.get()
 
     def notify(self, added: int) -> None:
         """Called by the intake after each committed batch with the number of submissions it
@@ -248,7 +264,7 @@ class Sequencer:
                 started = time.monotonic()
                 result: StepResult | None
                 try:
-                    result = self.step()
+                    result = self.step(whole_seconds=True)
                 except Exception:  # never die: log it, try again next interval
                     log.exception("sequencer step failed")
                     result = None
@@ -257,9 +273,17 @@ class Sequencer:
                         on_step(self.status)
                     except Exception as exc:  # a report is not worth a step
                         log.warning("reporting the sequencer's state failed: %s", exc)
-                if result is not None and result.leader and result.pending >= self.batch_cap:
+                if (
+                    result is not None
+                    and result.leader
+                    and result.sequenced
+                    and result.pending >= self.batch_cap
+                ):
                     continue  # a backlog: the next full batch at once
-                self._sleep(stop, interval - (time.monotonic() - started))
+                if self._sleep(stop, self._until_next_step(interval, started)):
+                    # Woken by a full batch, perhaps of this very second: step once it ended.
+                    now = self.clock()
+                    stop.wait(max(0.0, int(now) + 1 + SETTLE - now))
         finally:
             try:
                 self.lease.release()
@@ -267,20 +291,26 @@ class Sequencer:
                 log.warning("could not release the sequencer lease: %s", exc)
             with self._lock:
                 self._status = replace(self._status, is_leader=False)
+                self._public.set(self._status)
             log.info("sequencer %s stopped", self.lease.holder[:8])
 
-    def step(self) -> StepResult:
-        """One iteration (see the module's doc); never raises a LedgerError."""
+    def step(self, whole_seconds: bool = False) -> StepResult:
+        """One iteration (see the module's doc); never raises a LedgerError.
+
+        ``whole_seconds`` (as ``run`` steps) sequences only seconds that ended ``SETTLE`` ago,
+        so each second's tips go into the log together, in commitment order: a step in the
+        middle of a second would split it into those that came before the step and after.
+        """
         now = self.clock()
         try:
             leader = self.lease.try_acquire()
         except StoreError as exc:
-            return self._finish(False, _Step(errors=[f"lease: {exc}"]), now)
+            return self._finish(False, _Step(errors=[f"lease: {exc}"]), now, whole_seconds)
         if not leader:
             if self._was_leader:
                 log.warning("lost the sequencer lease: another instance is the sequencer now")
             self._was_leader = False
-            return self._finish(False, _Step(), now)
+            return self._finish(False, _Step(), now, whole_seconds)
         if not self._was_leader:
             log.info(
                 "this instance (%s) is the sequencer now (lease term %s)",
@@ -296,7 +326,8 @@ class Sequencer:
         if latest is not None:
             self._chain_phase(out, self._ingest_direct_commitments)
         try:
-            appended = self.submissions.sequence(self.batch_cap)
+            before = int(now - SETTLE) if whole_seconds else None
+            appended = self.submissions.sequence(self.batch_cap, before=before)
             out.sequenced = len(appended)
             if appended:
                 log.info(
@@ -309,7 +340,7 @@ class Sequencer:
             self._warn(f"sequencing failed (will retry): {exc}")
         if latest is not None:
             self._chain_phase(out, lambda o: self._anchor_phase(o, latest))
-        return self._finish(True, out, now)
+        return self._finish(True, out, now, whole_seconds)
 
     # -- a step's parts ----------------------------------------------------------------------
 
@@ -344,10 +375,27 @@ class Sequencer:
         self._halted, self._halt_reason = False, None
         return latest
 
+    def _resend_lost(self, latest: Checkpoint) -> None:
+        """The chain lost the blocks holding our newest anchors: make those transactions
+        pending again, so they are sent again as signed, in nonce order (each extends what the
+        chain holds, as it did the first time), before anything new is planned."""
+        used = self.contract.chain.transaction_count(
+            self.account.address, "reading the anchorer's nonce"
+        )
+        reopened = self.txs.store.reopen_from(self.txs.chain_id, self.txs.sender, used, ANCHOR)
+        log.warning(
+            "the chain's latest checkpoint is of size %d: %d anchor transaction(s) from nonce %d "
+            "on are no longer on chain and will be sent again",
+            latest.tree_size,
+            reopened,
+            used,
+        )
+
     def _ingest_direct_commitments(self, out: _Step) -> None:
         head = self.contract.chain.head_block()
         last = head - self.confirmations  # events from final blocks only
-        start = self.cursor.get(self.deploy_block)
+        # Past the head only if the chain lost blocks: read again from there (idempotent).
+        start = min(self.cursor.get(self.deploy_block), last + 1)
         read = 0
         for _ in range(EVENT_RANGES_PER_STEP):
             if start > last:
@@ -530,13 +578,15 @@ class Sequencer:
         self._chain_backoff = 0.0
         self._chain_retry_at = 0.0
 
-    def _finish(self, leader: bool, out: _Step, now: float) -> StepResult:
+    def _finish(self, leader: bool, out: _Step, now: float, whole_seconds: bool) -> StepResult:
         with self._lock:
             # Reset just before counting: a submission notified during the step's sequencing was
             # either sequenced or is in this count; counting it here too would wake ``run`` early.
             self._hinted = 0
         try:
-            pending = self.submissions.pending_count()
+            # Stepping whole seconds, count only those of ended seconds: a count taken mid-second
+            # would split that second's tips into arrivals before and after the step (/healthz).
+            pending = self.submissions.pending_count(before=int(now) if whole_seconds else None)
             size = self.log.size()
             last = _last_anchor(out.anchored) if out.anchored else None
         except StoreError as exc:
@@ -570,6 +620,7 @@ class Sequencer:
                 batches=previous.batches + (1 if out.sequenced else 0),
                 anchors=previous.anchors + (1 if out.anchored else 0),
             )
+            self._public.set(self._status)
         return StepResult(
             leader=leader,
             ingested=out.ingested,
@@ -583,15 +634,28 @@ class Sequencer:
             error=error,
         )
 
-    def _sleep(self, stop: threading.Event, seconds: float) -> None:
+    def _until_next_step(self, interval: float, started: float) -> float:
+        """Seconds until the next step: ``interval`` after this one began, moved back to just
+        after a second has settled (an interval of 1 s or more), so a tip waits for the end of
+        its second and not for another interval on top."""
+        delay = interval - (time.monotonic() - started)
+        if delay <= 0 or interval < 1:
+            return delay
+        now = self.clock()
+        aligned = math.floor(now + delay - SETTLE) + SETTLE
+        return aligned - now if aligned > now else delay
+
+    def _sleep(self, stop: threading.Event, seconds: float) -> bool:
+        """Wait ``seconds``, or less if stopped or woken; True if woken."""
         deadline = time.monotonic() + seconds
         while not stop.is_set():
             left = deadline - time.monotonic()
             if left <= 0:
-                return
+                return False
             if self._wake.wait(min(left, 0.05)):
                 self._wake.clear()
-                return
+                return True
+        return False
 
 
 def _last_anchor(cp: StoredCheckpoint | None) -> LastAnchor | None:

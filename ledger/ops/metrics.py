@@ -1,9 +1,16 @@
-"""Prometheus metrics of a running service, read from its live state at scrape time."""
+"""Prometheus metrics of a running service, and the public figures of ``/healthz``.
+
+Every figure that moves with each tip (the intake's counters, the pending count, the
+sequencer's counts) is read as it stood at the last whole-second boundary (``AsOfSecond``):
+polled as often as one likes, they tell how many tips each whole second brought, never when
+inside a second a tip came. The log's size and anchors move no finer than the public log.
+"""
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry
@@ -18,11 +25,29 @@ from ledger.errors import ChainError, LedgerError
 
 if TYPE_CHECKING:
     from ledger.log.sequencer import Sequencer
-    from ledger.service import LedgerService
+    from ledger.service import Health, LedgerService
 
-__all__ = ["metrics_registry"]
+__all__ = ["metrics_registry", "public_health"]
 
 log = logging.getLogger("tipledger.metrics")
+
+
+def public_health(service: LedgerService) -> Health:
+    """``service.health()`` with its pending counts as of the last second boundary."""
+    health = service.health()
+    pending = _public_pending(service)
+    sequencer = dict(health.sequencer)
+    if "pending" in sequencer:
+        sequencer["pending"] = pending
+    return replace(health, pending=pending, sequencer=sequencer)
+
+
+def _public_pending(service: LedgerService) -> int | None:
+    # Only the local sequencer's count of ended seconds' tips, taken at its steps and read as of
+    # the last boundary; a live COUNT(*) would move with every tip. A worker without a sequencer
+    # (serve --workers) says None.
+    sequencer = service.sequencer
+    return None if sequencer is None else sequencer.public_status.pending
 
 
 def metrics_registry(service: LedgerService) -> CollectorRegistry:
@@ -40,7 +65,7 @@ class _Metrics:
 
     def collect(self) -> Iterator[Metric]:
         service = self.service
-        stats = service.intake.stats
+        stats = service.intake.public_stats()
         yield _counter(
             "tipledger_submissions_accepted",
             "Submissions stored durably and promised (new commitments).",
@@ -67,17 +92,18 @@ class _Metrics:
             stats.batch_seconds,
         )
         try:
-            health = service.health()
+            health = public_health(service)
             latency = service.observe_anchors()
         except (LedgerError, ChainError) as exc:
             log.warning("metrics: %s", exc)
             return
         sequencer = health.sequencer
-        yield _gauge(
-            "tipledger_pending_submissions",
-            "Accepted submissions not yet in the log.",
-            health.pending or 0,
-        )
+        if health.pending is not None:  # only where the sequencer runs (see _public_pending)
+            yield _gauge(
+                "tipledger_pending_submissions",
+                "Accepted submissions of ended seconds not yet in the log.",
+                health.pending,
+            )
         yield _gauge("tipledger_log_size", "Entries in the log.", health.log_size)
         yield _gauge(
             "tipledger_anchored_tree_size",
@@ -119,7 +145,7 @@ class _Metrics:
 def _sequencer_counts(sequencer: Sequencer | None) -> dict[str, int]:
     if sequencer is None:
         return {}
-    status = sequencer.status
+    status = sequencer.public_status
     out: dict[str, int] = {}
     for name in ("batches", "anchors"):
         value = getattr(status, name, None)

@@ -194,6 +194,24 @@ class TxStore:
             )
             return self._load(conn, tx_id)
 
+    def reopen_from(self, chain_id: int, sender: str, nonce: int, purpose: str) -> int:
+        """Make ``purpose`` transactions from ``nonce`` on that were final or failed pending
+        again (the chain lost the blocks that held them), so they are sent again as signed;
+        returns how many."""
+        with self._begin() as conn:
+            result = conn.execute(
+                update(chain_txs)
+                .where(
+                    chain_txs.c.chain_id == chain_id,
+                    chain_txs.c.sender == sender,
+                    chain_txs.c.purpose == purpose,
+                    chain_txs.c.nonce >= nonce,
+                    chain_txs.c.state.in_((TX_FINAL, TX_FAILED)),
+                )
+                .values(state=TX_PENDING, mined_hash=None, block_number=None)
+            )
+            return int(result.rowcount or 0)
+
     def open_transactions(self, chain_id: int, sender: str) -> list[StoredTx]:
         """Transactions not yet final, failed or lost, lowest nonce first."""
         with self._begin() as conn:

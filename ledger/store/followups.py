@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, func, insert, select
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ledger.errors import ProtocolError, StoreError
@@ -21,6 +21,7 @@ from ledger.store.submissions import Companions
 __all__ = ["FollowUpRow", "FollowUpStore", "StoredMessage"]
 
 _IN_BATCH = 500
+_POSITION_TRIES = 5  # concurrent appends to one thread (PostgreSQL) retry at the next position
 
 
 @dataclass(frozen=True)
@@ -85,25 +86,39 @@ class FollowUpStore:
         return found
 
     def add_message(self, commitment: bytes, message: StoredMessage) -> None:
-        try:
-            with self.engine.begin() as conn:
-                conn.execute(
-                    insert(follow_up_messages).values(
-                        id=message.id,
-                        commitment=commitment,
-                        sender=message.sender,
-                        sent_at=message.sent_at,
-                        reviewer=message.reviewer,
-                        to_reporter=message.to_reporter,
-                        to_desk=message.to_desk,
+        """Append ``message`` to the thread of ``commitment`` (at the thread's next position)."""
+        t = follow_up_messages.c
+        for attempt in range(_POSITION_TRIES):
+            try:
+                with self.engine.begin() as conn:
+                    if conn.scalar(select(t.commitment).where(t.id == message.id)) is not None:
+                        raise ProtocolError(
+                            f"message id 0x{message.id.hex()} is already used: make a fresh one"
+                        )
+                    last = conn.scalar(
+                        select(func.max(t.position)).where(t.commitment == commitment)
                     )
-                )
-        except IntegrityError:
-            raise ProtocolError(
-                f"message id 0x{message.id.hex()} is already used: make a fresh one"
-            ) from None
-        except SQLAlchemyError as exc:
-            raise StoreError(f"storing the message failed: {exc.__class__.__name__}") from exc
+                    conn.execute(
+                        insert(follow_up_messages).values(
+                            commitment=commitment,
+                            position=0 if last is None else int(last) + 1,
+                            id=message.id,
+                            sender=message.sender,
+                            sent_at=message.sent_at,
+                            reviewer=message.reviewer,
+                            to_reporter=message.to_reporter,
+                            to_desk=message.to_desk,
+                        )
+                    )
+                return
+            except IntegrityError:
+                # PostgreSQL: another message took this position (or this id) meanwhile
+                if attempt == _POSITION_TRIES - 1:
+                    raise ProtocolError(
+                        f"message id 0x{message.id.hex()} could not be stored: try again"
+                    ) from None
+            except SQLAlchemyError as exc:
+                raise StoreError(f"storing the message failed: {exc.__class__.__name__}") from exc
 
     def messages(self, commitment: bytes) -> list[StoredMessage]:
         t = follow_up_messages.c
@@ -111,7 +126,7 @@ class FollowUpStore:
             rows = conn.execute(
                 select(t.id, t.sender, t.sent_at, t.reviewer, t.to_reporter, t.to_desk)
                 .where(t.commitment == commitment)
-                .order_by(t.seq)
+                .order_by(t.position)
             ).all()
         return [
             StoredMessage(

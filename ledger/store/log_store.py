@@ -76,6 +76,26 @@ class LogStore:
         chain, contract = value.split(":")
         return int(chain), contract
 
+    def deployment_block(self) -> tuple[int, bytes] | None:
+        """(number, hash) of the block the contract this log is anchored on was deployed in."""
+        with self._begin() as conn:
+            value = conn.scalar(select(meta.c.value).where(meta.c.key == "deployment_block"))
+        if value is None:
+            return None
+        number, block_hash = value.split(":")
+        return int(number), bytes.fromhex(block_hash)
+
+    def remember_deployment_block(self, number: int, block_hash: bytes) -> tuple[int, bytes]:
+        """Record the deploy block once (the first record stays); returns the one recorded."""
+        with self._begin() as conn:
+            current = conn.scalar(select(meta.c.value).where(meta.c.key == "deployment_block"))
+            if current is None:
+                value = f"{number}:{block_hash.hex()}"
+                conn.execute(insert(meta).values(key="deployment_block", value=value))
+                return number, block_hash
+        stored_number, stored_hash = current.split(":")
+        return int(stored_number), bytes.fromhex(stored_hash)
+
     # -- appending ---------------------------------------------------------------------------
 
     def append(self, commitments: Sequence[bytes]) -> list[Appended]:
@@ -231,6 +251,31 @@ class LogStore:
             )
             if exists is None:
                 conn.execute(insert(checkpoints).values(**cp.__dict__))
+
+    def drop_checkpoints_above(self, tree_size: int) -> int:
+        """Forget the checkpoints larger than ``tree_size`` (the chain no longer has them);
+        returns how many were dropped."""
+        with self._begin() as conn:
+            result = conn.execute(delete(checkpoints).where(checkpoints.c.tree_size > tree_size))
+            return int(result.rowcount or 0)
+
+    def set_backed_size(self, tree_size: int | None) -> None:
+        """Cap what readers call anchored at ``tree_size`` (the chain in use holds none of this
+        log's anchors beyond it), or lift the cap (None); the checkpoints stay recorded."""
+        with self._begin() as conn:
+            conn.execute(delete(meta).where(meta.c.key == "backed_size"))
+            if tree_size is not None:
+                conn.execute(insert(meta).values(key="backed_size", value=str(tree_size)))
+
+    def backed_checkpoint(self) -> StoredCheckpoint | None:
+        """The latest checkpoint within the cap of ``set_backed_size`` (readers' view)."""
+        with self._begin() as conn:
+            cap = conn.scalar(select(meta.c.value).where(meta.c.key == "backed_size"))
+            query = select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)
+            if cap is not None:
+                query = query.where(checkpoints.c.tree_size <= int(cap))
+            row = conn.execute(query).first()
+        return None if row is None else _checkpoint(row)
 
     def latest_checkpoint(self) -> StoredCheckpoint | None:
         with self._begin() as conn:

@@ -56,9 +56,10 @@ checkpoints = Table(
 )
 
 # Accepted tips. No arrival order finer than the second is kept: the key is the commitment
-# (random-looking), there is no sequence column, and the sequencer orders a second's
-# submissions by commitment. ``envelope`` is the HPKE ciphertext for the review desk; direct
-# commitments (``source`` 2, from the chain) have none.
+# (random-looking), there is no sequence column nor (SQLite) rowid, a group commit writes its
+# rows in commitment order, and the sequencer orders a second's submissions by commitment.
+# ``envelope`` is the HPKE ciphertext for the review desk; direct commitments (``source`` 2, from
+# the chain) have none.
 SOURCE_API = 1
 SOURCE_DIRECT = 2
 submissions = Table(
@@ -71,6 +72,7 @@ submissions = Table(
     Column("promise_signer", LargeBinary(20), nullable=True),
     Column("promise_signature", LargeBinary(65), nullable=True),
     Column("leaf_index", BigInteger, nullable=True, index=True),
+    sqlite_with_rowid=False,  # a rowid would number rows in arrival order (migration 0009)
 )
 
 # The sequencer lease: one row per lease name. Whoever holds an unexpired row is the one active
@@ -159,24 +161,21 @@ follow_ups = Table(
     Column("commitment", LargeBinary(32), ForeignKey("submissions.commitment"), primary_key=True),
     Column("secret_hash", String(255), nullable=False),
     Column("reporter_key", LargeBinary(32), nullable=False),
+    sqlite_with_rowid=False,
 )
+# A message's key is its thread and its place in it (0, 1, ...): no sequence across threads.
 follow_up_messages = Table(
     "follow_up_messages",
     metadata,
-    Column("seq", Integer, primary_key=True, autoincrement=True),  # thread order
+    Column("commitment", LargeBinary(32), ForeignKey("follow_ups.commitment"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
     Column("id", LargeBinary(16), nullable=False, unique=True),
-    Column(
-        "commitment",
-        LargeBinary(32),
-        ForeignKey("follow_ups.commitment"),
-        nullable=False,
-        index=True,
-    ),
     Column("sender", Integer, nullable=False),
     Column("sent_at", BigInteger, nullable=False),
     Column("reviewer", String(42), nullable=True),  # the signed-in reviewer who asked
     Column("to_reporter", LargeBinary, nullable=False),
     Column("to_desk", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # Identity vault (ledger.vault, migration 0006). The server keeps ciphertexts and sealed shares,
@@ -237,6 +236,7 @@ vault_records = Table(
         index=True,
     ),
     UniqueConstraint("commitment", "kind", name="uq_vault_records_tip_kind"),
+    sqlite_with_rowid=False,
 )
 vault_shares = Table(
     "vault_shares",
@@ -246,6 +246,7 @@ vault_shares = Table(
     Column("custodian_key_id", String(16), nullable=False, index=True),
     Column("epoch", BigInteger, nullable=False),
     Column("sealed", LargeBinary(64), nullable=False),
+    sqlite_with_rowid=False,
 )
 # Request states: pending (collecting decisions), approved (enough approvals to record on chain),
 # declined (too many declines for a quorum), recorded (recordDisclosure seen on chain),

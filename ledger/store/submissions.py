@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, func, insert, or_, select
+from sqlalchemy import ColumnElement, Connection, Table, and_, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ledger.store.database import connection, positional
@@ -108,6 +108,27 @@ class SubmissionStore:
         """
         if not items:
             return [], []
+        # Rows are written in commitment order, not in the order they came (the queue's order is
+        # the arrival order): where a database keeps insertion order (PostgreSQL's heap), it
+        # shows nothing but the commitments' own order within a group.
+        order = sorted(range(len(items)), key=lambda i: items[i].commitment)
+        if order != list(range(len(items))):
+            stored, news = self._accept_ordered(
+                [items[i] for i in order],
+                None if companions is None else [companions[i] for i in order],
+            )
+            result: list[Submission | None] = [None] * len(items)
+            new_flags = [False] * len(items)
+            for place, i in enumerate(order):
+                result[i], new_flags[i] = stored[place], news[place]
+            return [r for r in result if r is not None], new_flags
+        return self._accept_ordered(items, companions)
+
+    def _accept_ordered(
+        self,
+        items: Sequence[NewSubmission],
+        companions: Sequence[Companions] | None,
+    ) -> tuple[list[Submission], list[bool]]:
         if companions and any(companions):
             return self._accept_exact(items, companions)
         # Parameters built before the transaction, and the insert sent straight to the driver:
@@ -198,13 +219,14 @@ class SubmissionStore:
         with connection(self.log.engine, "reading the submissions") as conn:
             return self._get_many(conn, [commitment]).get(commitment)
 
-    def pending_count(self) -> int:
+    def pending_count(self, before: int | None = None) -> int:
+        """Submissions not yet in the log (only those received before ``before``, if given)."""
+        t = submissions.c
+        waiting: ColumnElement[bool] = t.leaf_index.is_(None)
+        if before is not None:
+            waiting = and_(waiting, t.received_at < before)
         with connection(self.log.engine, "reading the submissions") as conn:
-            count = conn.scalar(
-                select(func.count())
-                .select_from(submissions)
-                .where(submissions.c.leaf_index.is_(None))
-            )
+            count = conn.scalar(select(func.count()).select_from(submissions).where(waiting))
         return int(count or 0)
 
     def standing(self, commitment: bytes) -> Submission | None:
@@ -278,20 +300,26 @@ class SubmissionStore:
             )
         return None if value is None else int(value)
 
-    def sequence(self, limit: int) -> list[Appended]:
+    def sequence(self, limit: int, before: int | None = None) -> list[Appended]:
         """Give up to ``limit`` pending submissions their leaf indices, oldest second first.
 
         Within one second, order is by commitment: arrival order finer than a second is neither
-        stored nor revealed by the log.
+        stored nor revealed by the log. ``before`` (a Unix second) leaves the API's submissions
+        received at or after it pending (direct commitments carry the chain's time and the chain
+        already shows their order).
         """
+        t = submissions.c
+        waiting: ColumnElement[bool] = t.leaf_index.is_(None)
+        if before is not None:
+            waiting = and_(waiting, or_(t.received_at < before, t.source == SOURCE_DIRECT))
         with self.log.transaction() as conn:
             self.log.lock_for_append(conn)  # before choosing: one sequencing at a time
             pending = [
                 bytes(c)
                 for c in conn.execute(
-                    select(submissions.c.commitment)
-                    .where(submissions.c.leaf_index.is_(None))
-                    .order_by(submissions.c.received_at, submissions.c.commitment)
+                    select(t.commitment)
+                    .where(waiting)
+                    .order_by(t.received_at, t.commitment)
                     .limit(limit)
                 ).scalars()
             ]
@@ -303,7 +331,27 @@ class SubmissionStore:
                 positional(conn, "UPDATE submissions SET leaf_index = ? WHERE commitment = ?"),
                 [(a.leaf_index, a.commitment) for a in appended],
             )
+            if conn.dialect.name == "postgresql":
+                _rewrite_companions(conn, [a.commitment for a in appended])
         return appended
+
+
+# PostgreSQL keeps, in every row version, the id of the transaction that wrote it (xmin: tips
+# stored one by one get increasing ids) and writes versions in the heap in the order written.
+# Sequencing rewrites a batch's rows (the UPDATE above, and these for the rows stored with a
+# tip) in one transaction and in log order: the live versions then share one xmin and lie in
+# log order, not arrival order. Old versions stay in the heap until (auto)vacuum (docs/DESIGN.md).
+_COMPANION_REWRITES = (
+    "UPDATE follow_ups SET secret_hash = secret_hash WHERE commitment = %s",
+    "UPDATE vault_records SET nonce = nonce WHERE commitment = %s",
+    "UPDATE vault_shares SET sealed = sealed WHERE record_id IN "
+    "(SELECT record_id FROM vault_records WHERE commitment = %s)",
+)
+
+
+def _rewrite_companions(conn: Connection, commitments: Sequence[bytes]) -> None:
+    for sql in _COMPANION_REWRITES:
+        conn.exec_driver_sql(sql, [(c,) for c in commitments])
 
 
 def _opt_bytes(value: object) -> bytes | None:
