@@ -106,9 +106,12 @@ def test_schemathesis_all_checks_find_nothing(server: Server, tmp_path: Path) ->
     main = tmp_path / "main.json"
     out = tmp_path / "out.json"
     tokens = _token(server), _token(server)  # both before the runs, which may use up challenges
+    # The document is the same on both databases: the full budget once (SQLite), and a shorter
+    # run on PostgreSQL for its own 5xx (every schema check still runs there).
+    main_budget, out_budget = (45, 10) if server.sqlite_file is not None else (20, 6)
     runs = [
-        _schemathesis(server, main, tokens[0], 45, f"--exclude-name={SIGN_OUT}"),
-        _schemathesis(server, out, tokens[1], 10, f"--include-name={SIGN_OUT}"),
+        _schemathesis(server, main, tokens[0], main_budget, f"--exclude-name={SIGN_OUT}"),
+        _schemathesis(server, out, tokens[1], out_budget, f"--include-name={SIGN_OUT}"),
     ]
     for _code, output in runs:
         print(output[-6000:])
