@@ -13,6 +13,12 @@ from sqlalchemy import Engine, create_engine, text
 
 from ledger.store.database import open_database
 
+# pytest-xdist workers (scripts/test runs several) are given COLUMNS=80 and LINES=24: rich would
+# fix the CLI's consoles at that size when ledger.cli is imported, whatever width a test's own
+# environment asks for later.
+for _name in ("COLUMNS", "LINES"):
+    os.environ.pop(_name, None)
+
 POSTGRES_ENV = "TIPLEDGER_TEST_POSTGRES_URL"
 POSTGRES_HINT = (
     f"PostgreSQL tests are off: set {POSTGRES_ENV}=postgresql+psycopg://USER@HOST:5432/DB "

@@ -274,7 +274,10 @@ def test_a_new_instance_resumes_the_persisted_transaction_and_nonce(
 ) -> None:
     chain, w3 = private_ledger.devchain, private_ledger.w3
     anchorer = private_ledger.anchorer
-    first = build_sequencer(engine, private_ledger, lease_seconds=0.5)
+    # A lease long enough for a step on a loaded machine (0.5 s was not: the step lost the
+    # lease before sending, seen twice on PostgreSQL), short enough to wait out below.
+    lease = 2.0
+    first = build_sequencer(engine, private_ledger, lease_seconds=lease)
     rpc(chain, "anvil_setAutomine", False)
     accept(first.submissions, 3)
     first.step()
@@ -282,8 +285,8 @@ def test_a_new_instance_resumes_the_persisted_transaction_and_nonce(
     # The instance dies (no release) and the node forgets the transaction (e.g. its restart).
     rpc(chain, "anvil_dropTransaction", "0x" + tx.current.tx_hash.hex())
     del first
-    time.sleep(0.6)
-    second = build_sequencer(engine, private_ledger, lease_seconds=0.5)
+    time.sleep(lease + 0.2)
+    second = build_sequencer(engine, private_ledger, lease_seconds=lease)
     resumed = second.step()
     assert resumed.leader
     assert resumed.action == "resent"
