@@ -6,6 +6,7 @@ sequencer anchoring on the real chain every 0.2 s.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import socket
 import threading
@@ -81,6 +82,25 @@ def free_socket() -> socket.socket:
     return sock
 
 
+@contextlib.contextmanager
+def serving(config: uvicorn.Config, sock: socket.socket) -> Iterator[uvicorn.Server]:
+    """``config`` served by uvicorn in a thread on ``sock``, until the block ends."""
+    uv = uvicorn.Server(config)
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not uv.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        assert thread.is_alive(), "uvicorn stopped at start"
+        time.sleep(0.05)
+    try:
+        yield uv
+    finally:
+        uv.should_exit = True
+        thread.join(30)
+        sock.close()
+
+
 @pytest.fixture(scope="module")
 def server(
     devchain: Devchain,
@@ -122,36 +142,26 @@ def server(
     for lg in loggers:
         lg.addHandler(handler)
     config = uvicorn_config(app, settings, log_level="debug", log_config=None)
-    uv = uvicorn.Server(config)
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not uv.started:
-        assert time.monotonic() < deadline, "uvicorn did not start"
-        assert thread.is_alive(), "uvicorn stopped at start"
-        time.sleep(0.05)
     sqlite_file = (
         Path(module_database_url.removeprefix("sqlite:///"))
         if module_database_url.startswith("sqlite")
         else None
     )
     try:
-        yield Server(
-            url=url,
-            service=service,
-            deployment=deployment,
-            desk_private=desk,
-            database_url=module_database_url,
-            sqlite_file=sqlite_file,
-            w3=w3,
-            rpc_url=devchain.rpc_url,
-            logs=logs,
-            accounts=tuple(devchain.accounts),
-        )
+        with serving(config, sock):
+            yield Server(
+                url=url,
+                service=service,
+                deployment=deployment,
+                desk_private=desk,
+                database_url=module_database_url,
+                sqlite_file=sqlite_file,
+                w3=w3,
+                rpc_url=devchain.rpc_url,
+                logs=logs,
+                accounts=tuple(devchain.accounts),
+            )
     finally:
-        uv.should_exit = True
-        thread.join(30)
-        sock.close()
         for lg in loggers:
             lg.removeHandler(handler)
 

@@ -12,7 +12,6 @@ import json
 import re
 import select
 import socket
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, suppress
@@ -29,6 +28,8 @@ from ledger.chain.deploy import deploy
 from ledger.config import Settings
 from ledger.desk.keys import generate_desk_keypair
 from ledger.service import LedgerService
+
+from .conftest import serving
 
 MAX_HEADER_BYTES = 4096
 MAX_HEADERS = 20
@@ -98,20 +99,8 @@ def edge(
         config = uvicorn_config(
             create_app(service), settings, log_level="warning", timeout_keep_alive=120
         )
-        uv = uvicorn.Server(config)
-        thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-        thread.start()
-        deadline = time.monotonic() + 30
-        while not uv.started:
-            assert time.monotonic() < deadline, "uvicorn did not start"
-            assert thread.is_alive(), "uvicorn stopped at start"
-            time.sleep(0.05)
-        try:
+        with serving(config, sock) as uv:
             yield Edge("127.0.0.1", port, uv)
-        finally:
-            uv.should_exit = True
-            thread.join(30)
-            sock.close()
 
 
 def read_response(sock: socket.socket, timeout: float = 10.0) -> bytes:
