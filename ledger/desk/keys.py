@@ -66,8 +66,13 @@ def load_private_key(path: Path, passphrase: str) -> X25519PrivateKey:
     except TypeError as exc:  # given a passphrase for an unencrypted key
         raise ConfigError(f"{path} is not passphrase-protected; a review desk key must be") from exc
     except ValueError as exc:
-        if "password" in str(exc).lower():
-            raise ConfigError(f"wrong passphrase for the review desk key {path}") from None
+        # cryptography's message for a wrong passphrase varies by backend and padding luck
+        # (a wrong key can decrypt to garbage that fails as "could not deserialize"), so an
+        # encrypted PEM that does not open is a wrong passphrase, whatever the text says.
+        if b"ENCRYPTED PRIVATE KEY" in pem or "password" in str(exc).lower():
+            raise ConfigError(
+                f"wrong passphrase for the review desk key {path} (or the file is damaged)"
+            ) from None
         raise ConfigError(f"{path} holds no readable private key") from exc
     if not isinstance(key, X25519PrivateKey):
         raise ConfigError(f"{path} holds a {type(key).__name__}, not an X25519 review desk key")

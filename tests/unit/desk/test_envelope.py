@@ -379,3 +379,15 @@ def test_a_bad_configured_public_key_names_its_source(
     (tmp_path / "desk-public.txt").write_text("garbage\n")
     with pytest.raises(ConfigError, match=r"desk-public\.txt: "):
         configured_public_key(Settings())
+
+
+@pytest.mark.parametrize("attempt", range(12))
+def test_every_wrong_passphrase_is_named_as_such(
+    tmp_path: Path, desk: X25519PrivateKey, attempt: int
+) -> None:
+    # cryptography's error text for a wrong passphrase depends on what the wrong key decrypts
+    # to; the answer must not.
+    path = tmp_path / "desk.pem"
+    save_private_key(path, desk, "right")
+    with pytest.raises(ConfigError, match="wrong passphrase"):
+        load_private_key(path, f"wrong-{attempt}")
