@@ -57,3 +57,7 @@ class ShareError(VaultError):
     index or epoch; for duplicate or too few shares; and when the combined key fails the
     record's AES-GCM tag (a wrong or tampered share, or an altered ciphertext).
     """
+
+
+class AgencyError(ProtocolError):
+    """An agency id that is not a slug of PROTOCOL.md section 16.1, or not its bytes32 form."""

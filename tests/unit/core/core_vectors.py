@@ -188,3 +188,28 @@ STATUSES = {
     4: "referred",
     5: "closed",
 }
+
+
+# --- agencies, routing and case-key grants (PROTOCOL.md section 16) ----------------------------
+
+INTAKE_ID = bytes.fromhex("696e74616b650000000000000000000000000000000000000000000000000000")
+# A batch of five: commitment i = SHA-256("commitment i"), salt i = SHA-256("routing salt i").
+ROUTING_AGENCIES = ("intake", "nacc", "intake", "oag", "nacc")
+ROUTING_ROOT = bytes.fromhex("cf66547db6858ada96a876693a372b50f9615b19d8228dedd31477657394feb6")
+ROUTING_PATH_3 = tuple(
+    bytes.fromhex(h)
+    for h in (
+        "c48549e1b83dfe0354879e6edbb3b8362daef643b7885aa0c6c706d6cd5d4988",
+        "f6a7dd196519ff37895085b7e34458c405e3dc75ec3108d38d89a356876c32cd",
+        "bc252692a66ec87b6222f4fed2ba615c8dfe8b1c2d2a96e7b63cffab887d8cb8",
+    )
+)
+MEMBER_PRIVATE_KEY = label_key("tipledger test vector: member key")
+MEMBER_KEY_ID = "c4a4a16ea1a81d29"
+CASE_PRIVATE_KEY = label_key("tipledger test vector: case key")
+CASE_KEY_ID = "fa9b37b490a3e197"
+# The case key granted to the member for commitment SHA-256("commitment 0").
+GRANT = bytes.fromhex(
+    "01c4a4a16ea1a81d29a13b473959f83e0831c82b7f60140a624e31cd410eb32930f2b44c141679531cbc6ddb"
+    "418e4e48884e2eea0dce81752828bebcae478102f404ccb6912d09aa28cfa434a15c4284b368f83d28844cbcb4"
+)
