@@ -1,4 +1,4 @@
-"""Build the TipLedger contract with py-solc-x and load the committed artifact.
+"""Build the TipLedger contract with the pinned solc and load the committed artifact.
 
 Running the service needs no compiler: it reads ``contracts/build/TipLedger.json``. Developers
 regenerate that file with ``python -m ledger.chain.solc``; a unit test recompiles and compares,
@@ -17,14 +17,12 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
-
-import solcx
-from solcx.exceptions import SolcError
 
 from ledger.errors import CompileError, ConfigError
 
@@ -49,7 +47,12 @@ ARTIFACT_PATH = CONTRACTS_DIR / "build" / "TipLedger.json"
 SOLC_VERSION = "0.8.37"
 CONTRACT_NAME = "TipLedger"
 MAIN_SOURCE = "contracts/TipLedger.sol"
-PROJECT_SOURCES = ("contracts/TipLedger.sol", "contracts/ConsistencyVerifier.sol")
+PROJECT_SOURCES = (
+    "contracts/TipLedger.sol",
+    "contracts/Agencies.sol",
+    "contracts/ConsistencyVerifier.sol",
+    "contracts/RoutingVerifier.sol",
+)
 
 # Fixed, so every machine produces the same bytes. Cancun runs on Anvil's default hardfork and on
 # any chain that has had Dencun; high optimizer runs because anchor() is called forever and
@@ -100,7 +103,7 @@ def _smt_solver_on_path(solc_binary: Path) -> Iterator[None]:
     """Make the venv's ``z3`` visible to solcjs.
 
     Without any SMT solver on PATH, solcjs prints a notice on stdout before its JSON, which
-    py-solc-x then fails to parse. The z3-solver wheel installs a ``z3`` next to the interpreter.
+    the JSON parse would fail on. The z3-solver wheel installs a ``z3`` next to the interpreter.
     """
     if solc_binary.name != "solcjs" or shutil.which("z3") is not None:
         yield
@@ -127,6 +130,26 @@ def _read_sources(root: Path) -> dict[str, dict[str, str]]:
     }
 
 
+def _standard_json(binary: Path, std_input: dict[str, Any], base_path: Path) -> dict[str, Any]:
+    """``solc --standard-json``, its output written to a file, not a pipe: solcjs (node) exits
+    before a pipe has taken more than 64 KiB of it, and the output is larger than that."""
+    with tempfile.TemporaryFile() as sink:
+        # No --allow-paths: solcjs rejects it, and the base path already admits node_modules.
+        subprocess.run(
+            [str(binary), "--standard-json", "--base-path", str(base_path)],
+            input=json.dumps(std_input).encode(),
+            stdout=sink,
+            stderr=subprocess.PIPE,
+            check=True,
+            timeout=600,
+        )
+        sink.seek(0)
+        text = sink.read().decode("utf-8")
+    # solcjs may print a notice before the JSON (see _smt_solver_on_path): start at the brace.
+    output: dict[str, Any] = json.loads(text[text.index("{") :] if "{" in text else text)
+    return output
+
+
 def compile_contracts(
     solc_binary: Path | None = None, project_root: Path = PROJECT_ROOT
 ) -> dict[str, Any]:
@@ -146,15 +169,12 @@ def compile_contracts(
     }
     try:
         with _smt_solver_on_path(binary):
-            # No allow_paths: solcjs rejects it, and base_path already admits node_modules.
-            output = solcx.compile_standard(std_input, solc_binary=binary, base_path=node_modules)
-    except SolcError as exc:
-        raise CompileError(f"solc reported errors:\n{exc.message}") from exc
+            output = _standard_json(binary, std_input, node_modules)
     except json.JSONDecodeError as exc:
         raise CompileError(
             f"{binary} printed something other than JSON on stdout ({exc.doc[:200]!r})"
         ) from exc
-    except OSError as exc:
+    except (OSError, subprocess.SubprocessError) as exc:
         raise CompileError(f"cannot run the Solidity compiler {binary}: {exc}") from exc
     errors = output.get("errors", [])
     fatal = [e["formattedMessage"] for e in errors if e.get("severity") == "error"]

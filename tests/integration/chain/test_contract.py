@@ -1,4 +1,8 @@
-"""TipLedger on a real Anvil: every function's success and every refusal (PROTOCOL.md section 4)."""
+"""TipLedger on a real Anvil: every function's success and every refusal (PROTOCOL.md section 4).
+
+Agencies, members, routing and referral (section 16) are in test_agencies.py; the anchors here
+route every batch to one agency, as the contract now requires.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +21,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ledger.chain.client import send_transaction
-from ledger.chain.contract import ROLES, TipLedgerContract
+from ledger.chain.contract import ROLES, AnchorResult, TipLedgerContract
 from ledger.chain.deploy import Deployment, deploy, open_deployment
 from ledger.core import eip712, merkle
+from ledger.core.agency import agency_id
+from ledger.core.routing import RoutingProof, route_leaf, routing_path, routing_root
 from ledger.errors import ContractRevertedError, DeploymentError, ProtocolError
 
 from ..chain_support import THRESHOLD, DeployedLedger
@@ -44,6 +50,41 @@ def proof_of(first: int, second: int) -> list[bytes]:
 
 def b32(tag: str) -> bytes:
     return hashlib.sha256(tag.encode()).digest()
+
+
+INTAKE = agency_id("intake")
+ROUTING = b32("routing root")  # the anchor checks the counts, not the tree behind the root
+
+
+@pytest.fixture
+def deployed(deployed: DeployedLedger) -> DeployedLedger:
+    """The shared fixture's TipLedger, with the agency every batch here is routed to."""
+    deployed.contract.add_agency(deployed.admin, INTAKE, "ศูนย์รับเรื่อง", "Intake")
+    return deployed
+
+
+def fresh_contract(d: DeployedLedger) -> TipLedgerContract:
+    c = open_deployment(d.w3, deploy(d.w3, d.admin, anchorer=d.anchorer.address))
+    c.add_agency(d.admin, INTAKE, "ศูนย์รับเรื่อง", "Intake")
+    return c
+
+
+def routed(c: TipLedgerContract, size: int) -> tuple[bytes, list[bytes], list[int]]:
+    """Routing for the batch up to ``size``: all of it to intake (0 for a stale size, which is
+    refused before the counts are looked at)."""
+    return ROUTING, [INTAKE], [max(size - c.latest().tree_size, 0)]
+
+
+def anchor(
+    c: TipLedgerContract, who: LocalAccount, size: int, root: bytes, proof: Sequence[bytes]
+) -> AnchorResult:
+    return c.anchor(who, size, root, proof, *routed(c, size))
+
+
+def simulate(
+    c: TipLedgerContract, sender: str, size: int, root: bytes, proof: Sequence[bytes]
+) -> None:
+    c.simulate_anchor(sender, size, root, proof, *routed(c, size))
 
 
 def reverts(name: str, *args: object) -> Callable[[Callable[[], object]], ContractRevertedError]:
@@ -128,9 +169,10 @@ def test_constructor_refusals(deployed: DeployedLedger) -> None:
 
 def test_first_anchor_and_checkpoint(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
-    result = c.anchor(d.anchorer, 5, root_of(5), [])
+    result = anchor(c, d.anchorer, 5, root_of(5), [])
     assert result.block_timestamp == block_timestamp(d, result.block_number)
-    assert result.gas_used < 100_000
+    # Routing costs a third fresh slot: the per-anchor budget is now 2 gas per tip at 65,536.
+    assert result.gas_used < 131_072
     cp = c.checkpoint(5)
     assert cp.anchored
     assert (cp.root_hash, cp.timestamp) == (root_of(5), result.block_timestamp)
@@ -143,8 +185,8 @@ def test_first_anchor_and_checkpoint(deployed: DeployedLedger) -> None:
 
 def test_checkpoint_zeros_for_unanchored_sizes(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
-    first = c.anchor(d.anchorer, 4, root_of(4), [])
-    c.anchor(d.anchorer, 9, root_of(9), proof_of(4, 9))
+    first = anchor(c, d.anchorer, 4, root_of(4), [])
+    anchor(c, d.anchorer, 9, root_of(9), proof_of(4, 9))
     assert c.latest(block=first.block_number).tree_size == 4
     assert not c.checkpoint(9, block=first.block_number).anchored
     for size in (0, 1, 3, 5, 8, 10, 2**64 - 1):
@@ -160,9 +202,9 @@ def test_checkpoint_zeros_for_unanchored_sizes(deployed: DeployedLedger) -> None
 def test_consistent_growth_many_steps(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
     sizes = [1, 2, 3, 4, 7, 8, 9, 16, 31, 32, 33, 64, 100, 127, 128, 129, 1000, 1024, 4096, 4200]
-    c.anchor(d.anchorer, sizes[0], root_of(sizes[0]), [])
+    anchor(c, d.anchorer, sizes[0], root_of(sizes[0]), [])
     for first, second in pairwise(sizes):
-        c.anchor(d.anchorer, second, root_of(second), proof_of(first, second))
+        anchor(c, d.anchorer, second, root_of(second), proof_of(first, second))
         assert c.latest().tree_size == second
     assert [e.tree_size for e in c.anchored_events()] == sizes
 
@@ -171,30 +213,30 @@ def test_anchor_refusals_role(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
     for who in (d.outsider, d.reviewers[0], d.admin, d.custodians[0]):
         reverts("AccessControlUnauthorizedAccount", who.address, ANCHORER_ROLE)(
-            lambda who=who: c.anchor(who, 1, root_of(1), [])
+            lambda who=who: anchor(c, who, 1, root_of(1), [])
         )
     assert c.latest().tree_size == 0
 
 
 def test_anchor_refusals_arguments(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
-    reverts("EmptyTree")(lambda: c.anchor(d.anchorer, 0, root_of(1), []))
-    reverts("ZeroRootHash")(lambda: c.anchor(d.anchorer, 1, bytes(32), []))
-    reverts("UnexpectedProof", 1)(lambda: c.anchor(d.anchorer, 2, root_of(2), [root_of(1)]))
-    c.anchor(d.anchorer, 10, root_of(10), [])
-    reverts("StaleTreeSize", 10, 10)(lambda: c.anchor(d.anchorer, 10, root_of(10), []))
-    reverts("StaleTreeSize", 10, 9)(lambda: c.anchor(d.anchorer, 9, root_of(9), []))
-    reverts("StaleTreeSize", 10, 1)(lambda: c.anchor(d.anchorer, 1, root_of(1), []))
+    reverts("EmptyTree")(lambda: anchor(c, d.anchorer, 0, root_of(1), []))
+    reverts("ZeroRootHash")(lambda: anchor(c, d.anchorer, 1, bytes(32), []))
+    reverts("UnexpectedProof", 1)(lambda: anchor(c, d.anchorer, 2, root_of(2), [root_of(1)]))
+    anchor(c, d.anchorer, 10, root_of(10), [])
+    reverts("StaleTreeSize", 10, 10)(lambda: anchor(c, d.anchorer, 10, root_of(10), []))
+    reverts("StaleTreeSize", 10, 9)(lambda: anchor(c, d.anchorer, 9, root_of(9), []))
+    reverts("StaleTreeSize", 10, 1)(lambda: anchor(c, d.anchorer, 1, root_of(1), []))
     # An equal size with a different root is a rewrite attempt: refused the same way.
-    reverts("StaleTreeSize", 10, 10)(lambda: c.anchor(d.anchorer, 10, b32("other"), []))
+    reverts("StaleTreeSize", 10, 10)(lambda: anchor(c, d.anchorer, 10, b32("other"), []))
     assert c.latest().root_hash == root_of(10)
     with pytest.raises(ProtocolError):
-        c.anchor(d.anchorer, 11, b"short", [])
+        anchor(c, d.anchorer, 11, b"short", [])
 
 
 def test_anchor_refuses_bad_consistency_proofs(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
-    c.anchor(d.anchorer, 13, root_of(13), [])
+    anchor(c, d.anchorer, 13, root_of(13), [])
     good = proof_of(13, 29)
     assert merkle.verify_consistency(13, 29, root_of(13), root_of(29), good)
     inconsistent = reverts("InconsistentCheckpoint")
@@ -205,26 +247,26 @@ def test_anchor_refuses_bad_consistency_proofs(deployed: DeployedLedger) -> None
         return [*good[:i], bytes(node), *good[i + 1 :]]
 
     for i in range(len(good)):
-        inconsistent(lambda i=i: c.anchor(d.anchorer, 29, root_of(29), flipped(i, 31)))
-    inconsistent(lambda: c.anchor(d.anchorer, 29, root_of(29), []))  # empty
-    inconsistent(lambda: c.anchor(d.anchorer, 29, root_of(29), good[:-1]))  # too short
-    inconsistent(lambda: c.anchor(d.anchorer, 29, root_of(29), [*good, good[-1]]))  # too long
-    inconsistent(lambda: c.anchor(d.anchorer, 29, root_of(29), good[::-1]))  # reordered
+        inconsistent(lambda i=i: anchor(c, d.anchorer, 29, root_of(29), flipped(i, 31)))
+    inconsistent(lambda: anchor(c, d.anchorer, 29, root_of(29), []))  # empty
+    inconsistent(lambda: anchor(c, d.anchorer, 29, root_of(29), good[:-1]))  # too short
+    inconsistent(lambda: anchor(c, d.anchorer, 29, root_of(29), [*good, good[-1]]))  # too long
+    inconsistent(lambda: anchor(c, d.anchorer, 29, root_of(29), good[::-1]))  # reordered
     # A valid proof, but between other sizes of the same log.
-    inconsistent(lambda: c.anchor(d.anchorer, 29, root_of(29), proof_of(12, 29)))
-    inconsistent(lambda: c.anchor(d.anchorer, 30, root_of(30), good))
+    inconsistent(lambda: anchor(c, d.anchorer, 29, root_of(29), proof_of(12, 29)))
+    inconsistent(lambda: anchor(c, d.anchorer, 30, root_of(30), good))
     # Right proof, wrong new root; and a forked log (other entries) with its own valid proof.
-    inconsistent(lambda: c.anchor(d.anchorer, 29, root_of(30), good))
+    inconsistent(lambda: anchor(c, d.anchorer, 29, root_of(30), good))
     fork = [*ENTRIES[:12], b32("forged"), *ENTRIES[13:29]]
     fork_proof = merkle.consistency_proof(fork, 13)
-    inconsistent(lambda: c.anchor(d.anchorer, 29, merkle.root(fork), fork_proof))
+    inconsistent(lambda: anchor(c, d.anchorer, 29, merkle.root(fork), fork_proof))
     # A proof for a different tree altogether.
     other = [b32(f"x{i}") for i in range(29)]
     inconsistent(
-        lambda: c.anchor(d.anchorer, 29, merkle.root(other), merkle.consistency_proof(other, 13))
+        lambda: anchor(c, d.anchorer, 29, merkle.root(other), merkle.consistency_proof(other, 13))
     )
     assert c.latest().tree_size == 13
-    c.anchor(d.anchorer, 29, root_of(29), good)
+    anchor(c, d.anchorer, 29, root_of(29), good)
     assert c.latest().root_hash == root_of(29)
 
 
@@ -248,16 +290,17 @@ def test_protocol_test_vectors_anchor_in_sequence(deployed: DeployedLedger) -> N
     """PROTOCOL.md section 8: the vector roots, grown one entry at a time, all verify on chain."""
     d, c = deployed, deployed.contract
     entries = PROTOCOL_VECTOR_ENTRIES
-    c.anchor(d.anchorer, 1, PROTOCOL_VECTOR_ROOTS[0], [])
+    anchor(c, d.anchorer, 1, PROTOCOL_VECTOR_ROOTS[0], [])
     for n in range(2, 9):
-        c.simulate_anchor(
+        simulate(
+            c,
             d.anchorer.address,
             8,
             PROTOCOL_VECTOR_ROOTS[7],
             merkle.consistency_proof(entries, n - 1),
         )
         proof = merkle.consistency_proof(entries[:n], n - 1)
-        c.anchor(d.anchorer, n, PROTOCOL_VECTOR_ROOTS[n - 1], proof)
+        anchor(c, d.anchorer, n, PROTOCOL_VECTOR_ROOTS[n - 1], proof)
     assert [c.checkpoint(n).root_hash for n in range(1, 9)] == PROTOCOL_VECTOR_ROOTS
 
 
@@ -267,32 +310,28 @@ def test_consistency_all_pairs_up_to_40(deployed: DeployedLedger) -> None:
     limit = 40
     for first in range(1, limit):
         if first == 1:
-            c.anchor(d.anchorer, 1, root_of(1), [])
+            anchor(c, d.anchorer, 1, root_of(1), [])
         else:
-            c.anchor(d.anchorer, first, root_of(first), proof_of(first - 1, first))
+            anchor(c, d.anchorer, first, root_of(first), proof_of(first - 1, first))
         for second in range(first + 1, limit + 1):
             proof = proof_of(first, second)
-            c.simulate_anchor(d.anchorer.address, second, root_of(second), proof)
+            simulate(c, d.anchorer.address, second, root_of(second), proof)
             if len(proof) > 0:
                 reverts("InconsistentCheckpoint")(
-                    lambda s=second, p=proof: c.simulate_anchor(
-                        d.anchorer.address, s, root_of(s), p[1:]
-                    )
+                    lambda s=second, p=proof: simulate(c, d.anchorer.address, s, root_of(s), p[1:])
                 )
 
 
 def test_consistency_around_powers_of_two(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
     sizes = sorted({n for k in range(13) for n in (2**k - 1, 2**k, 2**k + 1) if 0 < n <= 4200})
-    c.anchor(d.anchorer, 1, root_of(1), [])
+    anchor(c, d.anchorer, 1, root_of(1), [])
     previous = 1
     for size in sizes[1:]:
         for target in (size, 4200):
             if target > previous:
-                c.simulate_anchor(
-                    d.anchorer.address, target, root_of(target), proof_of(previous, target)
-                )
-        c.anchor(d.anchorer, size, root_of(size), proof_of(previous, size))
+                simulate(c, d.anchorer.address, target, root_of(target), proof_of(previous, target))
+        anchor(c, d.anchorer, size, root_of(size), proof_of(previous, size))
         previous = size
 
 
@@ -346,19 +385,18 @@ def test_contract_agrees_with_reference_verifier(
     """Differential: the contract accepts exactly what ledger.core.merkle accepts, up to 2^32."""
     first, second, how, salt = case
     d = deployed
-    dep = deploy(d.w3, d.admin, anchorer=d.anchorer.address)
-    c = open_deployment(d.w3, dep)
+    c = fresh_contract(d)
     first_root, second_root, proof = synthetic_pair(first, second)
     size = second + 1 if how == "size" else second
     proof = mutate(proof, how, salt)
-    c.anchor(d.anchorer, first, first_root, [])
+    anchor(c, d.anchorer, first, first_root, [])
     expected = merkle.verify_consistency(first, size, first_root, second_root, proof)
     assert expected or how != "none"
     if expected:
-        c.simulate_anchor(d.anchorer.address, size, second_root, proof)
+        simulate(c, d.anchorer.address, size, second_root, proof)
     else:
         reverts("InconsistentCheckpoint")(
-            lambda: c.simulate_anchor(d.anchorer.address, size, second_root, proof)
+            lambda: simulate(c, d.anchorer.address, size, second_root, proof)
         )
 
 
@@ -366,15 +404,15 @@ def test_huge_sizes_anchor_within_uint64(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
     first, second = 2**32 - 65536, 2**32
     first_root, second_root, proof = synthetic_pair(first, second)
-    c.anchor(d.anchorer, first, first_root, [])
-    c.anchor(d.anchorer, second, second_root, proof)
+    anchor(c, d.anchorer, first, first_root, [])
+    anchor(c, d.anchorer, second, second_root, proof)
     assert c.checkpoint(second).root_hash == second_root
 
 
 def test_mined_revert_is_decoded(deployed: DeployedLedger) -> None:
     """A transaction that passes no estimation and fails on chain still names its error."""
     d, c = deployed, deployed.contract
-    data = c.contract.encode_abi("anchor", args=[0, root_of(1), []])
+    data = c.encode_anchor(0, root_of(1), [], ROUTING, [INTAKE], [1])
     tx = {"to": c.address, "data": data, "gas": 200_000}
     err = reverts("EmptyTree")(
         lambda: send_transaction(d.w3, d.anchorer, tx, what="anchor()", decoder=c.error_decoder)  # type: ignore[arg-type]
@@ -405,36 +443,56 @@ def test_direct_commitments(deployed: DeployedLedger) -> None:
 # ---------------------------------------------------------------- reviews
 
 
+def open_case(d: DeployedLedger, commitment: bytes) -> RoutingProof:
+    """A batch of one entry, ``commitment`` routed to intake, anchored; reviewers[0] and [1]
+    made members of intake. The routing proof of the entry."""
+    c = d.contract
+    salt = b32("salt")
+    leaves = [route_leaf(commitment, INTAKE, salt)]
+    c.anchor(d.anchorer, 1, merkle.root([commitment]), [], routing_root(leaves), [INTAKE], [1])
+    for who in d.reviewers:
+        c.add_member(d.admin, INTAKE, who.address, b32(f"key {who.address}"))
+    return RoutingProof(1, 0, salt, tuple(routing_path(leaves, 0)))
+
+
 def test_record_review_every_status(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
     commitment = b32("tip")
+    proof: RoutingProof | None = open_case(d, commitment)
     assert c.review_of(commitment).status == 0
     assert c.review_of(commitment).reviewer == "0x" + "00" * 20
     results = []
     for status in (1, 2, 3, 4, 5):
         reviewer = d.reviewers[status % 2]
-        results.append(c.record_review(reviewer, commitment, status, b32(f"note{status}")))
+        results.append(
+            c.record_review(reviewer, commitment, INTAKE, status, b32(f"note{status}"), proof)
+        )
+        proof = None  # the first review opened the case
         review = c.review_of(commitment)
         assert (review.status, review.reviewer) == (status, reviewer.address)
         assert review.timestamp == block_timestamp(d, results[-1].block_number)
+        assert c.review_by(commitment, INTAKE) == review
     events = c.review_events(d.deployment.deploy_block)
     assert [(e.status, e.note_digest, e.reviewer) for e in events] == [
         (s, b32(f"note{s}"), d.reviewers[s % 2].address) for s in (1, 2, 3, 4, 5)
     ]
-    assert all(e.commitment == commitment for e in events)
+    assert all(e.commitment == commitment and e.agency == INTAKE for e in events)
 
 
 def test_record_review_refusals(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
+    proof = open_case(d, b32("tip"))
     for status in (0, 6, 255):
         reverts("InvalidReviewStatus", status)(
-            lambda s=status: c.record_review(d.reviewers[0], b32("tip"), s, b32("n"))
+            lambda s=status: c.record_review(d.reviewers[0], b32("tip"), INTAKE, s, b32("n"), proof)
         )
+    # Roles do not make a reviewer: only membership of an agency holding the case does.
     for who in (d.outsider, d.anchorer, d.admin, d.custodians[0]):
-        reverts("AccessControlUnauthorizedAccount", who.address, REVIEWER_ROLE)(
-            lambda who=who: c.record_review(who, b32("tip"), 2, b32("n"))
+        reverts("NotMember", INTAKE, who.address)(
+            lambda who=who: c.record_review(who, b32("tip"), INTAKE, 2, b32("n"), proof)
         )
     assert c.review_of(b32("tip")).status == 0
+    assert not c.case_opened(b32("tip"))
 
 
 # ---------------------------------------------------------------- disclosures
@@ -584,7 +642,13 @@ def test_grant_role(deployed: DeployedLedger) -> None:
     # Historical reads: the role as of the block before the grant, and as of the grant.
     assert not c.has_role("REVIEWER_ROLE", d.outsider.address, block=granted.block_number - 1)
     assert c.has_role("REVIEWER_ROLE", d.outsider.address, block=granted.block_number)
-    c.record_review(d.outsider, b32("tip"), 3, b32("n"))
+    # The role no longer lets its holder review (PROTOCOL.md 16.5): membership does.
+    proof = open_case(d, b32("tip"))
+    reverts("NotMember", INTAKE, d.outsider.address)(
+        lambda: c.record_review(d.outsider, b32("tip"), INTAKE, 3, b32("n"), proof)
+    )
+    c.add_member(d.admin, INTAKE, d.outsider.address, b32("outsider key"))
+    c.record_review(d.outsider, b32("tip"), INTAKE, 3, b32("n"), proof)
     assert c.review_of(b32("tip")).reviewer == d.outsider.address
     with pytest.raises(ProtocolError):
         c.has_role("NO_SUCH_ROLE", d.outsider.address)

@@ -10,6 +10,7 @@ back-to-back transactions by one key.
 from __future__ import annotations
 
 import base64
+import json
 import threading
 import time
 from collections.abc import Iterator
@@ -35,6 +36,13 @@ pytestmark = pytest.mark.chain
 TIPS = [f"Ganache tip {i}: invoice {4700 + i} paid twice ผู้แจ้งเบาะแส" for i in range(3)]
 
 
+def _fund(ganache: GanacheDevchain, address: str) -> None:
+    w3 = connect(ganache.rpc_url)
+    send_transaction(
+        w3, ganache.accounts[1], {"to": address, "value": 10**18}, what="funding the member"
+    )
+
+
 def _key_file(path: Path, account: LocalAccount) -> Path:
     path.write_text("0x" + bytes(account.key).hex())
     path.chmod(0o600)
@@ -55,6 +63,20 @@ def test_the_whole_flow_runs_on_ganache(ganache: GanacheDevchain, tmp_path: Path
     deployed = run(home, "deploy", "--rpc", ganache.rpc_url, "--key-file", str(key))
     assert deployed.returncode == 0, deployed.stderr
     assert "not Cancun" in deployed.stderr  # Ganache 7.9 stops at Shanghai: warned, not refused
+    # The intake desk and its member, through the CLI, as an operator on this node would.
+    secret = tmp_path / "member.passphrase"
+    secret.write_text("member passphrase\n")
+    member = ["--key-file", str(tmp_path / "member.json"), "--passphrase-file", str(secret)]
+    made = run(home, "member", "keygen", *member, "--scrypt-n", "16384")
+    assert made.returncode == 0, made.stderr
+    added = run(home, "agency", "add", "intake", "--name-th", "ศูนย์รับเรื่อง", "--name-en",
+                "Intake", "--key-file", str(key))  # fmt: skip
+    assert added.returncode == 0, added.stderr
+    joined = run(home, "agency", "add-member", "intake", "--member-key-file",
+                 str(tmp_path / "member.json"), "--key-file", str(key))  # fmt: skip
+    assert joined.returncode == 0, joined.stderr
+    address = json.loads((tmp_path / "member.json").read_text())["address"]
+    _fund(ganache, address)
     serve = Proc(home, "serve", "--port", "0")
     try:
         url = serve.wait_for(r"API\s+(http://\S+)").group(1)
@@ -89,6 +111,17 @@ def test_the_whole_flow_runs_on_ganache(ganache: GanacheDevchain, tmp_path: Path
             )
             assert checked.returncode == 0, checked.stdout + checked.stderr
             assert checked.stdout.startswith("VALID")
+        # The member opens the first tip on this node and records a review (its routing proof
+        # checked by the contract here).
+        commitment = receipts[0].commitment
+        shown = run(home, "review", "show", commitment, *member, "--api", url)
+        assert shown.returncode == 0, shown.stdout + shown.stderr
+        assert TIPS[0] in shown.stdout
+        note = tmp_path / "note.txt"
+        note.write_text("checked\n")
+        decided = run(home, "review", "decide", commitment, "--status", "under_review",
+                      "--note-file", str(note), *member, "--api", url)  # fmt: skip
+        assert decided.returncode == 0, decided.stdout + decided.stderr
         audited = run(home, "audit", "--rpc", ganache.rpc_url, "--api", url)
         assert audited.returncode == 0, audited.stdout + audited.stderr
         assert audited.stdout.startswith("TipLedger audit: PASS"), audited.stdout

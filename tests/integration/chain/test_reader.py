@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import socket
 
 import pytest
@@ -12,9 +13,11 @@ from web3.types import TxParams
 from ledger.chain.client import send_transaction
 from ledger.chain.reader import ChainReader
 from ledger.core import merkle
+from ledger.core.routing import agency_counts, route_leaf, routing_root
 from ledger.errors import ChainError, ChainUnavailableError
+from ledger.log.intake import INTAKE_ID
 
-from ..chain_support import DeployedLedger
+from ..chain_support import DeployedLedger, add_intake
 
 pytestmark = pytest.mark.chain
 
@@ -64,11 +67,20 @@ def test_failures_are_chain_errors_named_by_the_caller(deployed: DeployedLedger)
         dead.code_at(deployed.contract.address, "checking the chain")
 
 
+def _routing(batch: list[bytes]) -> tuple[bytes, list[bytes], list[int]]:
+    """A batch all routed to intake: its routing root, agencies and counts."""
+    leaves = [route_leaf(c, INTAKE_ID, os.urandom(32)) for c in batch]
+    agencies, counts = agency_counts([INTAKE_ID] * len(batch))
+    return routing_root(leaves), agencies, counts
+
+
 def test_checkpoints_in_batches_match_single_reads(deployed: DeployedLedger) -> None:
     d, c = deployed, deployed.contract
+    add_intake(c, d.admin, d.reviewers[0])
     entries = [hashlib.sha256(bytes([i])).digest() for i in range(9)]
-    c.anchor(d.anchorer, 4, merkle.root(entries[:4]), [])
-    c.anchor(d.anchorer, 9, merkle.root(entries), merkle.consistency_proof(entries, 4))
+    c.anchor(d.anchorer, 4, merkle.root(entries[:4]), [], *_routing(entries[:4]))
+    proof = merkle.consistency_proof(entries, 4)
+    c.anchor(d.anchorer, 9, merkle.root(entries), proof, *_routing(entries[4:]))
     sizes = [4, 9, 5]
     assert c.checkpoints(sizes, "reading checkpoints") == [c.checkpoint(n) for n in sizes]
     assert c.checkpoints([], "reading checkpoints") == []
