@@ -8,10 +8,14 @@ anchorer key, the SQLite database and the devchain's state.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from platformdirs import user_data_dir
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+if TYPE_CHECKING:
+    from ledger.audit.deadlines import Deadlines
 
 
 def default_home() -> Path:
@@ -61,6 +65,27 @@ class Settings(BaseSettings):
     # memory under a keyed hash of the address), and the most outstanding nonces in total.
     challenges_per_source: int = Field(default=30, ge=1)
     max_open_challenges: int = Field(default=10_000, ge=1)
+    # How long agencies have to answer a tip: a preset ("th", "eu") or "ack=7d,outcome=90d"
+    # (ledger.audit.deadlines); the audit and the transparency page measure against it.
+    deadlines: str = "th"
+
+    @field_validator("deadlines")
+    @classmethod
+    def _check_deadlines(cls, value: str) -> str:
+        from ledger.audit.deadlines import parse_deadlines  # lazily: config stays light
+        from ledger.errors import ConfigError
+
+        try:
+            return parse_deadlines(value).spec()
+        except ConfigError as exc:  # pydantic reports a ValueError naming the variable
+            raise ValueError(str(exc)) from exc
+
+    @property
+    def deadline_policy(self) -> Deadlines:
+        """``deadlines`` parsed: ``.ack_days``, ``.outcome_days``."""
+        from ledger.audit.deadlines import parse_deadlines
+
+        return parse_deadlines(self.deadlines)
 
     @property
     def service_url(self) -> str:

@@ -13,6 +13,12 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from ledger.audit.agencies import (
+    AgencySummary,
+    agency_summaries,
+    check_authority,
+    check_routing,
+)
 from ledger.audit.chain_history import DEFAULT_CHUNK_BLOCKS, AnchorProofReader, read_history
 from ledger.audit.checks import (
     AnchorCheck,
@@ -27,6 +33,7 @@ from ledger.audit.checks import (
     check_reviews,
     increasing_anchors,
 )
+from ledger.audit.deadlines import DEFAULT, PRESETS, Deadlines
 from ledger.audit.history import ChainHistory
 from ledger.audit.sources import EntrySource
 from ledger.audit.timeline import (
@@ -45,10 +52,28 @@ __all__ = ["AuditOptions", "AuditResult", "NoProgress", "Progress", "audit_log",
 
 @dataclass(frozen=True)
 class AuditOptions:
-    """Deadlines in days (defaults: EU directive 2019/1937 for public bodies)."""
+    """Deadlines in days (default: the ``th`` preset, ``ledger.audit.deadlines``); ``preset``
+    names the preset they came from (ignored when the days are not that preset's)."""
 
-    first_review_days: float = 7.0
-    outcome_days: float = 92.0
+    first_review_days: float = PRESETS[DEFAULT].ack_days
+    outcome_days: float = PRESETS[DEFAULT].outcome_days
+    preset: str = DEFAULT
+
+    @classmethod
+    def of(cls, deadlines: Deadlines) -> AuditOptions:
+        return cls(deadlines.ack_days, deadlines.outcome_days, deadlines.name)
+
+    @property
+    def deadlines(self) -> Deadlines:
+        preset = PRESETS.get(self.preset)
+        days = (self.first_review_days, self.outcome_days)
+        if preset is not None and (preset.ack_days, preset.outcome_days) == days:
+            return preset
+        return Deadlines(*days)
+
+    @property
+    def basis(self) -> str:
+        return self.deadlines.basis
 
     @property
     def first_review_limit(self) -> int:
@@ -96,6 +121,7 @@ class AuditResult:
     overdue_outcome: OverdueList
     outcomes: dict[str, int]
     violations: list[Violation]
+    agencies: list[AgencySummary] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
 
@@ -129,6 +155,7 @@ def audit_log(
     )
     wanted = {d.commitment for d in history.direct_commitments}
     wanted.update(r.commitment for r in history.reviews)
+    wanted.update(r.commitment for r in history.agencies.referrals)
     scan = LogScan(wanted, on_page=[tracker.page])
 
     target = history.anchored_size
@@ -148,7 +175,13 @@ def audit_log(
         history.direct_commitments, scan.index_of, anchors, history.max_merge_delay, now
     )
     violations += found
-    violations += check_reviews(history.reviews, scan.index_of, history.roles, tree.size)
+    violations += check_reviews(history.reviews, scan.index_of, tree.size)
+    violations += check_authority(history.agencies, history.reviews, scan.index_of)
+    found, routing_notes = check_routing(history.agencies.routed, history.anchors)
+    violations += found
+    agencies = agency_summaries(
+        history.agencies, history.reviews, history.anchors, options.deadlines, now
+    )
     disclosures, found = check_disclosures(
         history.disclosures, history.roles, history.thresholds, history.chain_id, history.contract
     )
@@ -176,7 +209,8 @@ def audit_log(
         overdue_outcome=tracker.outcome,
         outcomes=outcome_counts,
         violations=violations,
-        notes=list(history.notes),
+        agencies=agencies,
+        notes=[*history.notes, *routing_notes],
         timings=timings,
     )
 

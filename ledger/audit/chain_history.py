@@ -6,6 +6,9 @@ audit makes one pass over the chain whatever it checks. Role membership and the 
 threshold are then replayed from their events (``ledger.audit.history``): nothing needs state at
 old blocks, so any node will do, not only an archive node.
 
+Agency events (members, routing, cases opened, referrals) are kept as they come
+(``AgencyHistory``) for ``ledger.audit.agencies``.
+
 Besides the logs, the audit reads: the latest block (its time is the audit's "now"),
 ``maxMergeDelay()`` (immutable), ``checkpoint(n)`` for every anchored size (JSON-RPC batches),
 the deploy transaction (the constructor's disclosure threshold) and each disclosure's transaction
@@ -26,6 +29,7 @@ from web3 import Web3
 from web3.types import FilterParams, LogReceipt
 
 from ledger.audit.history import (
+    AgencyHistory,
     ChainHistory,
     Disclosure,
     RoleChange,
@@ -35,11 +39,16 @@ from ledger.audit.history import (
 )
 from ledger.chain.client import chain_errors
 from ledger.chain.contract import (
+    AgencyEvent,
     AnchoredEvent,
+    CaseOpenedEvent,
     Checkpoint,
     DirectCommitmentEvent,
     DisclosureEvent,
+    MemberEvent,
+    ReferredEvent,
     ReviewEvent,
+    RoutedEvent,
     TipLedgerContract,
 )
 from ledger.chain.reader import ChainReader
@@ -184,12 +193,15 @@ def read_history(
     disclosure_events: list[DisclosureEvent] = []
     role_changes: list[RoleChange] = []
     threshold_changes: list[ThresholdChange] = []
+    agency_log = _AgencyLog(contract)
     for log in raw:
         decoded = codec.decode(log)
         if decoded is None:
             continue
         name, args = decoded
         where = _where(log)
+        if agency_log.add(name, args, where):
+            continue
         if name == "Anchored":
             anchors.append(
                 AnchoredEvent(
@@ -217,6 +229,7 @@ def read_history(
                     note_digest=bytes(args["noteDigest"]),
                     reviewer=Web3.to_checksum_address(args["reviewer"]),
                     timestamp=int(args["timestamp"]),
+                    agency=bytes(args["agency"]),
                 )
             )
         elif name == "DisclosureApproved":
@@ -288,7 +301,82 @@ def read_history(
         deploy_block=deploy_block,
         deploy_timestamp=deploy_timestamp,
         notes=notes,
+        agencies=agency_log.history(),
     )
+
+
+class _AgencyLog:
+    """Collects the agency events (PROTOCOL.md 16.5) as the logs are decoded."""
+
+    def __init__(self, contract: TipLedgerContract) -> None:
+        self.contract = contract  # maps Routed's agency indexes to ids
+        self.agencies: list[AgencyEvent] = []
+        self.members: list[MemberEvent] = []
+        self.routed: list[RoutedEvent] = []
+        self.opened: list[CaseOpenedEvent] = []
+        self.referrals: list[ReferredEvent] = []
+
+    def add(self, name: str, args: Mapping[str, Any], where: dict[str, Any]) -> bool:
+        """Keep the event if it is an agency event; False for any other."""
+        if name in ("AgencyAdded", "AgencyActiveSet"):
+            added = name == "AgencyAdded"
+            self.agencies.append(
+                AgencyEvent(
+                    **where,
+                    kind="added" if added else "active",
+                    agency=bytes(args["agency"]),
+                    active=True if added else bool(args["active"]),
+                    name_th=str(args["nameTh"]) if added else "",
+                    name_en=str(args["nameEn"]) if added else "",
+                )
+            )
+        elif name in ("MemberAdded", "MemberRemoved"):
+            added = name == "MemberAdded"
+            self.members.append(
+                MemberEvent(
+                    **where,
+                    kind="added" if added else "removed",
+                    agency=bytes(args["agency"]),
+                    member=Web3.to_checksum_address(args["member"]),
+                    encryption_key=bytes(args["encryptionKey"]) if added else None,
+                )
+            )
+        elif name == "Routed":
+            self.routed.append(self.contract.routed_event(args, **where))
+        elif name == "CaseOpened":
+            self.opened.append(
+                CaseOpenedEvent(
+                    **where,
+                    commitment=bytes(args["commitment"]),
+                    agency=bytes(args["agency"]),
+                    tree_size=int(args["treeSize"]),
+                    index=int(args["index"]),
+                )
+            )
+        elif name == "Referred":
+            self.referrals.append(
+                ReferredEvent(
+                    **where,
+                    commitment=bytes(args["commitment"]),
+                    from_agency=bytes(args["fromAgency"]),
+                    to_agency=bytes(args["toAgency"]),
+                    keep_access=bool(args["keepAccess"]),
+                    by=Web3.to_checksum_address(args["by"]),
+                    timestamp=int(args["timestamp"]),
+                )
+            )
+        else:
+            return False
+        return True
+
+    def history(self) -> AgencyHistory:
+        return AgencyHistory(
+            agencies=self.agencies,
+            members=self.members,
+            routed=self.routed,
+            opened=self.opened,
+            referrals=self.referrals,
+        )
 
 
 _CONSTRUCTOR_TYPES = ["address", "address", "address[]", "address[]", "uint64", "uint8"]

@@ -58,7 +58,7 @@ def bar_chart(
     bar_w = max(1.0, slot * 0.8)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+        f'viewBox="0 0 {width} {height}">',  # sized by CSS: fits any screen
         f"<title>{escape(title)}</title>",
         f'<text x="{left}" y="16" class="chart-title">{escape(title)}</text>',
     ]
@@ -119,7 +119,7 @@ def hbar_chart(
     top_value = max((v for _, v in data), default=0) or 1
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" '
-        f'viewBox="0 0 {width} {height}" width="{width}" height="{height}">',
+        f'viewBox="0 0 {width} {height}">',  # sized by CSS: fits any screen
         f"<title>{escape(title)}</title>",
         f'<text x="8" y="16" class="chart-title">{escape(title)}</text>',
     ]

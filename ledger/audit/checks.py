@@ -10,7 +10,7 @@ naming the entry index and the block it concerns:
   re-verifies each consistency step between successive checkpoints, and, where the served entries
   differ, narrows down which entry with the subtree hashes the anchor transactions carried;
 - ``check_direct_commitments``: every ``commit()`` was logged and anchored within maxMergeDelay;
-- ``check_reviews``: every review came from a REVIEWER_ROLE holder and names a logged commitment;
+- ``check_reviews``: every review names a logged commitment (who may review: ``agencies``);
 - ``check_disclosures``: every disclosure carried a quorum of distinct custodians' signatures.
 """
 
@@ -53,7 +53,6 @@ __all__ = [
     "increasing_anchors",
 ]
 
-REVIEWER_ROLE = ROLES["REVIEWER_ROLE"]
 CUSTODIAN_ROLE = ROLES["CUSTODIAN_ROLE"]
 
 # How many later anchors' consistency proofs are read to narrow down a differing entry.
@@ -566,10 +565,6 @@ def check_direct_commitments(
 # --- reviews ---------------------------------------------------------------------------------
 
 
-def _position(e: ReviewEvent | AnchoredEvent | DirectCommitmentEvent) -> Position:
-    return (e.block_number, e.log_index)
-
-
 def _role_story(roles: RoleHistory, role: bytes, account: str, at: Position) -> str:
     change = roles.last_change(role, account, at)
     if change is None:
@@ -578,28 +573,13 @@ def _role_story(roles: RoleHistory, role: bytes, account: str, at: Position) -> 
 
 
 def check_reviews(
-    reviews: Sequence[ReviewEvent],
-    index_of: Mapping[bytes, int],
-    roles: RoleHistory,
-    log_size: int,
+    reviews: Sequence[ReviewEvent], index_of: Mapping[bytes, int], log_size: int
 ) -> list[Violation]:
-    """Each review: by a REVIEWER_ROLE holder at that point, of a commitment in the log."""
+    """Each review names a commitment in the log. (Who may review is no longer a role but
+    membership of an agency holding the case: ``ledger.audit.agencies.check_authority``.)"""
     violations: list[Violation] = []
-    for r in sorted(reviews, key=_position):
-        index = index_of.get(r.commitment)
-        if not roles.holds(REVIEWER_ROLE, r.reviewer, _position(r)):
-            violations.append(
-                Violation(
-                    "review-unauthorised",
-                    f"review (status {r.status}) of commitment {_short(r.commitment)} by "
-                    f"{r.reviewer}, who did not hold REVIEWER_ROLE then: it "
-                    f"{_role_story(roles, REVIEWER_ROLE, r.reviewer, _position(r))}",
-                    block=r.block_number,
-                    index=index,
-                    tx_hash=r.tx_hash,
-                )
-            )
-        if index is None:
+    for r in sorted(reviews, key=lambda r: (r.block_number, r.log_index)):
+        if r.commitment not in index_of:
             violations.append(
                 Violation(
                     "review-unknown-commitment",

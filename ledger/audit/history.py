@@ -18,15 +18,21 @@ from dataclasses import dataclass, field
 
 from ledger.chain.contract import (
     ROLES,
+    AgencyEvent,
     AnchoredEvent,
+    CaseOpenedEvent,
     Checkpoint,
     DirectCommitmentEvent,
     DisclosureEvent,
+    MemberEvent,
+    ReferredEvent,
     ReviewEvent,
+    RoutedEvent,
 )
 
 __all__ = [
     "ROLE_NAMES",
+    "AgencyHistory",
     "ChainHistory",
     "Disclosure",
     "Position",
@@ -133,6 +139,18 @@ class Disclosure:
 
 
 @dataclass(frozen=True)
+class AgencyHistory:
+    """The agency events (PROTOCOL.md 16.5), each in chain order: who may act on which case
+    (``ledger.audit.agencies`` replays them) and how tips were routed."""
+
+    agencies: Sequence[AgencyEvent] = ()
+    members: Sequence[MemberEvent] = ()
+    routed: Sequence[RoutedEvent] = ()
+    opened: Sequence[CaseOpenedEvent] = ()
+    referrals: Sequence[ReferredEvent] = ()
+
+
+@dataclass(frozen=True)
 class ChainHistory:
     """One TipLedger's events from ``from_block`` to ``to_block`` (inclusive), as one snapshot.
 
@@ -157,6 +175,7 @@ class ChainHistory:
     deploy_block: int | None = None
     deploy_timestamp: int | None = None
     notes: Sequence[str] = ()
+    agencies: AgencyHistory = field(default_factory=AgencyHistory)
 
     @property
     def anchored_size(self) -> int:

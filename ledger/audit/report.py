@@ -16,6 +16,7 @@ from typing import IO, Any
 
 import orjson
 
+from ledger.audit.agencies import AgencySummary
 from ledger.audit.auditor import AuditResult
 from ledger.audit.charts import PALETTE, bar_chart, hbar_chart
 from ledger.audit.checks import increasing_anchors
@@ -32,7 +33,7 @@ from ledger.audit.timeline import (
 )
 from ledger.core.encoding import to_hex
 
-__all__ = ["FORMAT", "chart_data", "render_html", "summary", "write_html", "write_json"]
+__all__ = ["FORMAT", "chart_data", "duration", "render_html", "summary", "write_html", "write_json"]
 
 FORMAT = "tipledger-audit/1"
 HTML_ROWS = 200  # rows per table in the HTML page; the JSON report has them all
@@ -44,7 +45,7 @@ def _utc(ts: int | None) -> str:
     return datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
-def _duration(seconds: int) -> str:
+def duration(seconds: int) -> str:
     if seconds < 120:
         return f"{seconds} s"
     if seconds < 7200:
@@ -72,6 +73,7 @@ def summary(result: AuditResult) -> dict[str, Any]:
         "overdue_first_review_open": result.overdue_first_review.open_count,
         "overdue_outcome": len(result.overdue_outcome),
         "overdue_outcome_open": result.overdue_outcome.open_count,
+        "agencies": len(result.agencies),
     }
 
 
@@ -157,6 +159,8 @@ def write_json(result: AuditResult, path: Path) -> None:
         "options": {
             "first_review_days": result.options.first_review_days,
             "outcome_days": result.options.outcome_days,
+            "deadlines": result.options.deadlines.spec(),
+            "deadlines_basis": result.options.basis,
         },
         "summary": summary(result),
         "violations": [v.to_json() for v in result.violations],
@@ -168,6 +172,7 @@ def write_json(result: AuditResult, path: Path) -> None:
             "tips": _Stream(t.to_json() for t in result.timelines),
         },
         "disclosures": [d.to_json() for d in result.disclosures],
+        "agencies": [a.to_json() for a in result.agencies],
         "deadlines": {
             "first_review": {
                 "limit_days": result.options.first_review_days,
@@ -197,7 +202,7 @@ def write_json(result: AuditResult, path: Path) -> None:
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #2f3542;
-       margin: 0 auto; max-width: 1120px; padding: 24px; }
+       margin: 0 auto; max-width: 1120px; padding: 16px; }
 h1 { font-size: 24px; margin: 0 0 4px; } h2 { font-size: 19px; margin: 32px 0 8px; }
 .verdict { padding: 14px 18px; border-radius: 6px; color: #fff; font-weight: 600; margin: 16px 0; }
 .pass { background: #218c5a; } .fail { background: #c0392b; }
@@ -207,7 +212,10 @@ th, td { text-align: left; padding: 4px 8px; border-bottom: 1px solid #dfe4ea;
          vertical-align: top; }
 th { background: #f1f2f6; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
 code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; word-break: break-all; }
-.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(520px, 1fr)); gap: 16px; }
+.scroll { overflow-x: auto; }
+.charts { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 340px), 1fr));
+          gap: 16px; }
+figure { margin: 0; }
 .chart { width: 100%; height: auto; background: #fff; border: 1px solid #dfe4ea;
          border-radius: 6px; }
 .chart-title { font-size: 14px; font-weight: 600; fill: #2f3542; }
@@ -217,6 +225,15 @@ code { font: 12px ui-monospace, SFMono-Regular, Menlo, monospace; word-break: br
 .kpi { border: 1px solid #dfe4ea; border-radius: 6px; padding: 8px 14px; min-width: 130px; }
 .kpi b { display: block; font-size: 20px; } .kpi span { color: #57606f; font-size: 12px; }
 .bad { color: #c0392b; }
+.agencies { display: grid; grid-template-columns: repeat(auto-fit, minmax(min(100%, 340px), 1fr));
+            gap: 16px; }
+.agency { border: 1px solid #dfe4ea; border-radius: 6px; padding: 8px 12px; }
+.agency h3 { font-size: 16px; margin: 4px 0; } .agency .en { color: #57606f; font-size: 13px; }
+.fig { display: flex; flex-wrap: wrap; gap: 2px 12px; padding: 6px 0;
+       border-bottom: 1px solid #dfe4ea; font-size: 13px; }
+.fig .label { flex: 1 1 180px; } .fig .en { display: block; font-size: 12px; }
+.fig .value { margin-left: auto; text-align: right; font-variant-numeric: tabular-nums; }
+.phrase { white-space: nowrap; }
 @media print { .charts { display: block; } .chart { page-break-inside: avoid; } }
 """
 
@@ -233,7 +250,10 @@ def _table(headers: list[str], rows: Iterable[list[str]], numeric: set[int] | No
         + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    return (
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody>'
+        "</table></div>"
+    )
 
 
 def _code(data: bytes | str) -> str:
@@ -264,7 +284,7 @@ def _overdue_section(title: str, items: OverdueList, now: int, what: str) -> str
             escape(_utc(o.anchored_at)),
             escape(_utc(o.deadline)),
             escape(_utc(o.done_at)) if o.done_at is not None else "<b>still open</b>",
-            escape(_duration(o.late_by(now))),
+            escape(duration(o.late_by(now))),
         ]
         for o in shown
     ]
@@ -277,6 +297,95 @@ def _overdue_section(title: str, items: OverdueList, now: int, what: str) -> str
         )
         + more
     )
+
+
+def _times(values: list[int], median: float | None, worst: int | None) -> str:
+    if median is None or worst is None:
+        return "–"
+    return (
+        f"{escape(duration(round(median)))} / {escape(duration(worst))} "
+        f"<span class='meta'>({len(values):,})</span>"
+    )
+
+
+def _past(due: int, late: int, still_open: int) -> str:
+    if not due:
+        return "–"
+    shown = f"{late:,} / {due:,}"
+    text = f"<b class='bad'>{shown}</b>" if late else shown
+    return text + (f" <span class='meta'>({still_open:,} open)</span>" if still_open else "")
+
+
+def _phrases(parts: tuple[str, ...]) -> str:
+    """Thai text as phrases a line never breaks inside (Thai has no spaces between words, so
+    a browser may otherwise break anywhere its dictionary allows)."""
+    return "".join(f'<span class="phrase">{escape(p)}</span>' for p in parts)
+
+
+def _agency_card(a: AgencySummary) -> str:
+    inactive = (
+        ""
+        if a.active
+        else " <span class='meta'>(inactive · <span lang='th'>ไม่รับเรื่องใหม่</span>)</span>"
+    )
+    ack, outcome = f"({a.ack.limit_days:g} วัน)", f"({a.outcome.limit_days:g} วัน)"
+    times = " (มัธยฐาน / นานที่สุด)"
+    rows = [
+        (("เบาะแสที่ได้รับ",), "tips received", f"{a.received:,}"),
+        (("เปิดเรื่อง", "บนบล็อกเชนแล้ว"), "cases opened on chain", f"{a.opened:,}"),
+        (("รับเรื่องต่อ", "จากหน่วยงานอื่น"), "referrals in", f"{a.referrals_in:,}"),
+        (("ส่งเรื่องต่อ", "ให้หน่วยงานอื่น"), "referrals out", f"{a.referrals_out:,}"),
+        (("บันทึกผลการพิจารณา",), "reviews recorded", f"{a.reviews:,}"),
+        (
+            ("เวลาจนถึง", "การดำเนินการครั้งแรก", times),
+            "time to first response (median / worst)",
+            _times(a.to_ack, a.ack_median, a.ack_worst),
+        ),
+        (
+            ("เวลาจนถึง", "ผลการดำเนินการ", times),
+            "time to outcome (median / worst)",
+            _times(a.to_outcome, a.outcome_median, a.outcome_worst),
+        ),
+        (
+            ("เกินกำหนด", "ดำเนินการครั้งแรก", f" {ack}", " จากที่ครบกำหนด"),
+            f"past the first-response deadline ({a.ack.limit_days:g} days), of those due",
+            _past(a.ack.due, a.ack.late, a.ack.open),
+        ),
+        (
+            ("เกินกำหนด", "แจ้งผล", f" {outcome}", " จากที่ครบกำหนด"),
+            f"past the outcome deadline ({a.outcome.limit_days:g} days), of those due",
+            _past(a.outcome.due, a.outcome.late, a.outcome.open),
+        ),
+    ]
+    body = "".join(
+        f'<div class="fig"><div class="label"><span lang="th">{_phrases(th)}</span>'
+        f'<span class="en">{escape(en)}</span></div><div class="value">{value}</div></div>'
+        for th, en, value in rows
+    )
+    return (
+        f'<section class="agency"><h3 lang="th">{escape(a.name_th or a.slug)}</h3>'
+        f'<div class="en">{escape(a.name_en)} · <code>{escape(a.slug)}</code>{inactive}</div>'
+        f"{body}</section>"
+    )
+
+
+def _agencies_section(result: AuditResult) -> str:
+    title = "<h2><span lang='th' class='phrase'>รายหน่วยงาน</span> · Accountability per agency</h2>"
+    if not result.agencies:
+        return (
+            f"{title}<p>None: no agency on this chain. · "
+            "<span lang='th'>ยังไม่มีหน่วยงานบนบล็อกเชนนี้</span></p>"
+        )
+    o = result.options
+    note = (
+        "<p class='meta'>From chain events alone. Clock: the anchoring of the tip's checkpoint. "
+        "First response: the agency's first review, or its referral away; outcome: its first "
+        "final status (2..5), or its referral away. Past a deadline: of the tips routed to it "
+        "whose deadline has passed, those not answered in time, unopened ones included. "
+        f"Deadlines {escape(o.deadlines.spec())}: {escape(o.basis)}.</p>"
+    )
+    cards = "".join(_agency_card(a) for a in result.agencies)
+    return f'{title}{note}<div class="agencies">{cards}</div>'
 
 
 def render_html(result: AuditResult) -> str:
@@ -368,7 +477,7 @@ def render_html(result: AuditResult) -> str:
                     else escape(d.status),
                     "" if d.index is None else str(d.index),
                     escape(_utc(d.anchored_at)),
-                    "" if d.anchored_at is None else escape(_duration(d.anchored_at - d.timestamp)),
+                    "" if d.anchored_at is None else escape(duration(d.anchored_at - d.timestamp)),
                 ]
                 for d in result.directs[:HTML_ROWS]
             ),
@@ -451,11 +560,12 @@ blocks {h.from_block}–{h.to_block}
 (as of {escape(_utc(h.head_timestamp))}). Entries from {escape(result.source)}.
 maxMergeDelay {h.max_merge_delay:,} s. Deadlines: first review within
 {result.options.first_review_days:g} days, outcome within {result.options.outcome_days:g} days of
-anchoring (EU directive 2019/1937).</p>
+anchoring ({escape(result.options.basis)}).</p>
 {verdict}
 <div class="kpis">{kpis}</div>
 <h2>Violations</h2>
 {violations}
+{_agencies_section(result)}
 <h2>Charts</h2>
 <div class="charts">{"".join(f"<figure>{svg}</figure>" for svg in chart_svgs)}</div>
 {overdue_first}

@@ -29,7 +29,9 @@ from ledger.audit import (
     StoreEntrySource,
     run_audit,
 )
-from ledger.audit.report import summary, write_html, write_json
+from ledger.audit.agencies import AgencySummary
+from ledger.audit.deadlines import Deadlines, parse_deadlines
+from ledger.audit.report import duration, summary, write_html, write_json
 from ledger.chain.client import connect
 from ledger.chain.contract import TipLedgerContract
 from ledger.chain.deploy import Deployment, open_deployment
@@ -99,6 +101,36 @@ def _source(s: Settings, api: str | None, database: str | None) -> EntrySource:
     return HttpEntrySource(api or s.service_url)
 
 
+def _days(seconds: float | None) -> str:
+    return "–" if seconds is None else duration(round(seconds))
+
+
+def _agency_line(a: AgencySummary) -> str:
+    name = f"{a.name_en} / {a.name_th}" if a.name_en or a.name_th else a.slug
+    return (
+        f"{name}{'' if a.active else ' (inactive)'}: {a.received:,} received, "
+        f"{a.opened:,} opened, referrals {a.referrals_in:,} in / {a.referrals_out:,} out; "
+        f"first response median {_days(a.ack_median)}, worst {_days(a.ack_worst)}; "
+        f"outcome median {_days(a.outcome_median)}, worst {_days(a.outcome_worst)}; "
+        f"past {a.ack.limit_days:g} days: {a.ack.late:,} of {a.ack.due:,} "
+        f"({a.ack.open:,} open); past {a.outcome.limit_days:g} days: "
+        f"{a.outcome.late:,} of {a.outcome.due:,} ({a.outcome.open:,} open)"
+    )
+
+
+def _deadlines(
+    s: Settings, preset: str | None, first_review_days: float | None, outcome_days: float | None
+) -> Deadlines:
+    """The setting, or ``--deadlines``; ``--first-review-days``/``--outcome-days`` override it."""
+    d = parse_deadlines(preset) if preset is not None else s.deadline_policy
+    if first_review_days is None and outcome_days is None:
+        return d
+    return Deadlines(
+        d.ack_days if first_review_days is None else first_review_days,
+        d.outcome_days if outcome_days is None else outcome_days,
+    )
+
+
 def _print_summary(result: AuditResult) -> None:
     h = result.history
     s = summary(result)
@@ -137,6 +169,10 @@ def _print_summary(result: AuditResult) -> None:
     out.print(f"TipLedger audit: {'PASS' if result.ok else 'FAIL'}")
     for label, text in rows:
         out.print(f"  {label:<12} {text}")
+    basis = f"{result.options.deadlines.spec()}: {result.options.basis}"
+    out.print(f"  {'agencies':<12} {len(result.agencies)} (deadlines {basis})")
+    for a in result.agencies:
+        out.print(f"  {a.slug:<12} {_agency_line(a)}")
     for note in result.notes:
         out.print(f"  {'note':<12} {note}")
 
@@ -176,12 +212,22 @@ def register(app: typer.Typer) -> None:
         html_path: Annotated[
             Path | None, typer.Option("--html", dir_okay=False, help="Write the HTML report.")
         ] = None,
+        deadlines: Annotated[
+            str | None,
+            typer.Option(
+                "--deadlines",
+                help="Deadline preset (th, eu) or 'ack=7d,outcome=90d' (default:"
+                " TIPLEDGER_DEADLINES, else th).",
+            ),
+        ] = None,
         first_review_days: Annotated[
-            float, typer.Option(min=0.0, help="Deadline for a tip's first review, in days.")
-        ] = 7.0,
+            float | None,
+            typer.Option(min=0.0, help="Deadline for a tip's first review, in days (overrides)."),
+        ] = None,
         outcome_days: Annotated[
-            float, typer.Option(min=0.0, help="Deadline for a tip's outcome, in days.")
-        ] = 92.0,
+            float | None,
+            typer.Option(min=0.0, help="Deadline for a tip's outcome, in days (overrides)."),
+        ] = None,
         from_block: Annotated[
             int | None,
             typer.Option(
@@ -197,13 +243,13 @@ def register(app: typer.Typer) -> None:
         ] = False,
     ) -> None:
         """Audit the whole ledger: the published log against every anchored root, direct
-        commitments merged in time, reviews by reviewers, disclosures by a custodian quorum,
-        and review deadlines. Exit 0 clean, 1 on violations (one line each on stderr), 2 if the
-        audit could not run."""
+        commitments merged in time, reviews and referrals by members of an agency holding the
+        case, disclosures by a custodian quorum, and review deadlines per agency. Exit 0 clean,
+        1 on violations (one line each on stderr), 2 if the audit could not run."""
         s = settings()
         tl, deploy_block, deploy_tx = _open_contract(s, rpc, contract)
         source = _source(s, api, database)
-        options = AuditOptions(first_review_days=first_review_days, outcome_days=outcome_days)
+        options = AuditOptions.of(_deadlines(s, deadlines, first_review_days, outcome_days))
         with Progress(
             SpinnerColumn(),
             TextColumn("{task.description:<13}"),

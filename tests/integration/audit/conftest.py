@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
 from eth_utils.crypto import keccak
 
@@ -26,16 +27,19 @@ from ledger.chain.client import connect
 from ledger.chain.contract import ROLES
 from ledger.chain.deploy import deploy, open_deployment
 from ledger.core.eip712 import sign_disclosure
+from ledger.core.hpke import public_bytes
+from ledger.desk.cases import CaseDesk
 from ledger.log.anchoring import Anchorer
+from ledger.log.intake import INTAKE_ID
 from ledger.store import LogStore, open_database
+from ledger.store.cases import CaseStore
+from ledger.store.submissions import SOURCE_API, SOURCE_DIRECT, NewSubmission, SubmissionStore
 
 from ..chain_support import THRESHOLD, DeployedLedger
 
 # OpenZeppelin AccessControl keeps ``mapping(bytes32 => RoleData) _roles`` in slot 0 (RoleData's
-# first member is ``mapping(address => bool) hasRole``); TipLedger packs ``_latestSize`` (uint64)
-# and ``_disclosureThreshold`` (uint8) into slot 3, after EIP712's two fallback strings.
+# first member is ``mapping(address => bool) hasRole``).
 ROLES_SLOT = 0
-THRESHOLD_SLOT = 3
 
 
 def rpc(chain: Devchain, method: str, *params: Any) -> Any:
@@ -76,21 +80,47 @@ class Ledger:
     store: LogStore
     database_url: str
     anchorer: Anchorer
+    submissions: SubmissionStore
+    desk: CaseDesk
     entries: list[bytes] = field(default_factory=list)
 
     @property
     def contract(self) -> Any:
         return self.chain.contract
 
-    def append(self, commitments: Sequence[bytes], anchor: bool = True) -> int | None:
-        """Append and (by default) anchor; the anchoring block's number."""
-        self.store.append(commitments)
-        self.entries.extend(commitments)
+    def append(
+        self, commitments: Sequence[bytes], anchor: bool = True, direct: bool = False
+    ) -> int | None:
+        """Accept and sequence as the service does (each entry has its submission and routing,
+        to intake), then (by default) anchor; the anchoring block's number."""
+        now = int(time.time())
+        source = SOURCE_DIRECT if direct else SOURCE_API
+        self.submissions.accept([NewSubmission(c, now, source=source) for c in commitments])
+        appended = self.submissions.sequence(len(commitments))
+        assert sorted(a.commitment for a in appended) == sorted(commitments)
+        self.entries.extend(a.commitment for a in appended)  # log order: by commitment
         if not anchor:
             return None
         outcome = self.anchorer.anchor()
         assert outcome is not None
         return outcome.checkpoint.block_number
+
+    def review(
+        self, member: LocalAccount, commitment: bytes, status: int, note_digest: bytes
+    ) -> Any:
+        """A review for intake, with the routing proof the contract asks to open the case."""
+        proof = None
+        if not self.contract.case_opened(commitment):
+            row = self.submissions.get(commitment)
+            assert row is not None
+            proof = self.desk.routing_proof(row)
+        return self.contract.record_review(
+            member, commitment, INTAKE_ID, status, note_digest, proof
+        )
+
+    def add_member(self, account: LocalAccount) -> Any:
+        key = public_bytes(X25519PrivateKey.generate().public_key())
+        return self.contract.add_member(self.chain.admin, INTAKE_ID, account.address, key)
 
     def new_tips(self, n: int) -> list[bytes]:
         return [os.urandom(32) for _ in range(n)]
@@ -116,12 +146,23 @@ class Ledger:
         assert self.contract.has_role(role, account)
 
     def backdoor_threshold(self, threshold: int) -> None:
-        """Lower the disclosure threshold in storage, without a DisclosureThresholdChanged."""
+        """Lower the disclosure threshold in storage, without a DisclosureThresholdChanged.
+
+        The byte is found by trying each one that holds the current threshold (and putting it
+        back): the contract's packed layout moves whenever a state variable is added."""
         address = self.chain.deployment.address
-        current = int.from_bytes(self.chain.w3.eth.get_storage_at(address, THRESHOLD_SLOT), "big")
-        value = (current & ~(0xFF << 64)) | (threshold << 64)
-        self._set_storage(THRESHOLD_SLOT.to_bytes(32, "big"), value)
-        assert self.contract.disclosure_threshold() == threshold
+        current = self.contract.disclosure_threshold()
+        for slot in range(16):
+            word = int.from_bytes(self.chain.w3.eth.get_storage_at(address, slot), "big")
+            for shift in range(0, 256, 8):
+                if (word >> shift) & 0xFF != current:
+                    continue
+                key = slot.to_bytes(32, "big")
+                self._set_storage(key, (word & ~(0xFF << shift)) | (threshold << shift))
+                if self.contract.disclosure_threshold() == threshold:
+                    return
+                self._set_storage(key, word)
+        raise AssertionError("the disclosure threshold is in none of the first 16 slots")
 
     def _set_storage(self, slot: bytes, value: int) -> None:
         rpc(
@@ -134,10 +175,19 @@ class Ledger:
 
 
 def open_ledger(chain: DeployedLedger, tmp_path: Path) -> Ledger:
+    """A ledger whose tips all go to the intake agency; the reviewers are its members."""
     url = f"sqlite:///{tmp_path / 'ledger.sqlite3'}"
     store = LogStore(open_database(url))
     store.bind_deployment(chain.deployment.chain_id, chain.deployment.address)
-    return Ledger(chain, store, url, Anchorer(store, chain.contract, chain.anchorer))
+    desk = CaseDesk(CaseStore(store.engine), store, lambda: chain.contract)
+    ledger = Ledger(
+        chain, store, url, Anchorer(store, chain.contract, chain.anchorer), SubmissionStore(store),
+        desk,
+    )  # fmt: skip
+    chain.contract.add_agency(chain.admin, INTAKE_ID, "ศูนย์รับเรื่องร้องเรียนกลาง", "Intake")
+    for reviewer in chain.reviewers:
+        ledger.add_member(reviewer)
+    return ledger
 
 
 @dataclass(frozen=True)
@@ -150,14 +200,14 @@ class Healthy:
     reviewed: list[bytes]
     disclosure_block: int
     anchor_blocks: list[int]
-    revocation_block: int  # reviewers[1] lost REVIEWER_ROLE here, after reviewing entry 6
+    removal_block: int  # reviewers[1] left intake here, after reviewing entry 6
 
 
 def build_healthy(chain: DeployedLedger, tmp_path: Path) -> Healthy:
     """A ledger that does everything right: checkpoints of sizes 3, 5, 8 and 20; a direct
-    commitment logged and anchored at once (size 21); reviews by a constructor-granted reviewer,
-    by one granted later and by one revoked after reviewing (entries 0, 4, 6 and the direct
-    one); a 3-of-5 custodian disclosure."""
+    commitment logged and anchored at once (size 21); reviews by a member of intake from the
+    start, by one added later and by one removed after reviewing (entries 0, 4, 6 and the
+    direct one); a 3-of-5 custodian disclosure."""
     ledger = open_ledger(chain, tmp_path)
     accounts = chain.devchain.accounts
     blocks = []
@@ -167,19 +217,18 @@ def build_healthy(chain: DeployedLedger, tmp_path: Path) -> Healthy:
         blocks.append(block)
     direct = os.urandom(32)
     direct_block = ledger.contract.commit(chain.outsider, direct).block_number
-    last = ledger.append([direct])
+    last = ledger.append([direct], direct=True)
     assert last is not None
     blocks.append(last)
     tips = ledger.entries
-    c = ledger.contract
-    c.record_review(chain.reviewers[0], tips[0], 1, keccak(b"note 0"))
-    c.record_review(chain.reviewers[0], tips[0], 3, keccak(b"closed: unsubstantiated"))
-    late_reviewer = accounts[10]
-    c.grant_role(chain.admin, "REVIEWER_ROLE", late_reviewer.address)
-    c.record_review(late_reviewer, tips[4], 2, keccak(b"substantiated"))
-    c.record_review(chain.reviewers[1], tips[6], 4, keccak(b"referred"))
-    revoked = c.revoke_role(chain.admin, "REVIEWER_ROLE", chain.reviewers[1].address)
-    c.record_review(chain.reviewers[0], direct, 1, keccak(b"looking at it"))
+    ledger.review(chain.reviewers[0], tips[0], 1, keccak(b"note 0"))
+    ledger.review(chain.reviewers[0], tips[0], 3, keccak(b"closed: unsubstantiated"))
+    late_member = accounts[10]
+    ledger.add_member(late_member)
+    ledger.review(late_member, tips[4], 2, keccak(b"substantiated"))
+    ledger.review(chain.reviewers[1], tips[6], 4, keccak(b"referred"))
+    removed = ledger.contract.remove_member(chain.admin, INTAKE_ID, chain.reviewers[1].address)
+    ledger.review(chain.reviewers[0], direct, 1, keccak(b"looking at it"))
     disclosure_block = ledger.disclose(chain.custodians[1:4], chain.outsider)
     return Healthy(
         ledger=ledger,
@@ -188,7 +237,7 @@ def build_healthy(chain: DeployedLedger, tmp_path: Path) -> Healthy:
         reviewed=[tips[0], tips[4], tips[6], direct],
         disclosure_block=disclosure_block,
         anchor_blocks=blocks,
-        revocation_block=revoked.block_number,
+        removal_block=removed.block_number,
     )
 
 

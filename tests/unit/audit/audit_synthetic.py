@@ -9,14 +9,26 @@ from collections.abc import Sequence
 
 from eth_utils.address import to_checksum_address
 
-from ledger.audit.history import ChainHistory, RoleChange, RoleHistory, ThresholdHistory
+from ledger.audit.history import (
+    AgencyHistory,
+    ChainHistory,
+    RoleChange,
+    RoleHistory,
+    ThresholdHistory,
+)
 from ledger.chain.contract import (
     ROLES,
+    AgencyEvent,
     AnchoredEvent,
+    CaseOpenedEvent,
     Checkpoint,
     DirectCommitmentEvent,
+    MemberEvent,
+    ReferredEvent,
     ReviewEvent,
+    RoutedEvent,
 )
+from ledger.core.agency import INTAKE, agency_id
 from ledger.core.tree import MerkleTree
 
 CHAIN_ID = 31337
@@ -92,6 +104,7 @@ def review(
     timestamp: int,
     status: int = 1,
     log_index: int = 0,
+    agency: bytes = agency_id(INTAKE),
 ) -> ReviewEvent:
     return ReviewEvent(
         block_number=block,
@@ -102,6 +115,7 @@ def review(
         note_digest=bytes(32),
         reviewer=to_checksum_address(reviewer),
         timestamp=timestamp,
+        agency=agency,
     )
 
 
@@ -123,6 +137,7 @@ def history(
     max_merge_delay: int = 3600,
     roles: Sequence[RoleChange] = (),
     threshold: int = 3,
+    agencies: AgencyHistory | None = None,
     **events: object,
 ) -> ChainHistory:
     last = max((a.block_number for a in anchors), default=1)
@@ -139,5 +154,96 @@ def history(
         stored=stored_for(anchors),
         deploy_block=1,
         deploy_timestamp=T0,
+        agencies=agencies or AgencyHistory(),
         **events,  # type: ignore[arg-type]
+    )
+
+
+# --- agencies (PROTOCOL.md 16.5) -------------------------------------------------------------
+
+INTAKE_ID = agency_id(INTAKE)
+
+
+def agency_added(
+    slug: str, block: int, log_index: int = 0, name_th: str = "", name_en: str = ""
+) -> AgencyEvent:
+    return AgencyEvent(
+        block_number=block,
+        tx_hash=tx(f"agency {slug} {block} {log_index}"),
+        log_index=log_index,
+        kind="added",
+        agency=agency_id(slug),
+        active=True,
+        name_th=name_th or f"หน่วยงาน {slug}",
+        name_en=name_en or f"Agency {slug}",
+    )
+
+
+def member(
+    slug: str, account: str, block: int, log_index: int = 0, *, removed: bool = False
+) -> MemberEvent:
+    return MemberEvent(
+        block_number=block,
+        tx_hash=tx(f"member {slug} {account} {block} {log_index}"),
+        log_index=log_index,
+        kind="removed" if removed else "added",
+        agency=agency_id(slug),
+        member=to_checksum_address(account),
+        encryption_key=None if removed else b"\x07" * 32,
+    )
+
+
+def routed_for(anchor: AnchoredEvent, previous_size: int, counts: dict[str, int]) -> RoutedEvent:
+    """The Routed event of ``anchor``'s transaction, ``counts`` per agency slug."""
+    ids = sorted(agency_id(s) for s in counts)
+    by_id = {agency_id(s): n for s, n in counts.items()}
+    return RoutedEvent(
+        block_number=anchor.block_number,
+        tx_hash=anchor.tx_hash,
+        log_index=anchor.log_index + 1,
+        tree_size=anchor.tree_size,
+        routing_root=hashlib.sha256(anchor.root_hash).digest(),
+        previous_size=previous_size,
+        agencies=tuple(ids),
+        counts=tuple(by_id[a] for a in ids),
+    )
+
+
+def opened(
+    commitment: bytes, slug: str, tree_size: int, index: int, block: int, log_index: int = 0
+) -> CaseOpenedEvent:
+    """CaseOpened as the contract logs it: in the transaction of the review or referral
+    at (block, log_index + 1), which must use the same tag (see ``in_tx``)."""
+    return CaseOpenedEvent(
+        block_number=block,
+        tx_hash=tx(f"review {block} {log_index + 1}"),
+        log_index=log_index,
+        commitment=commitment,
+        agency=agency_id(slug),
+        tree_size=tree_size,
+        index=index,
+    )
+
+
+def referred(
+    commitment: bytes,
+    source: str,
+    target: str,
+    by: str,
+    block: int,
+    timestamp: int,
+    *,
+    keep_access: bool = False,
+    log_index: int = 0,
+) -> ReferredEvent:
+    return ReferredEvent(
+        block_number=block,
+        tx_hash=tx(f"review {block} {log_index}"),
+        log_index=log_index,
+        commitment=commitment,
+        from_agency=agency_id(source),
+        to_agency=agency_id(target),
+        keep_access=keep_access,
+        by=to_checksum_address(by),
+        timestamp=timestamp,
     )

@@ -9,15 +9,20 @@ from pathlib import Path
 from audit_synthetic import (
     REVIEWER,
     T0,
+    agency_added,
     anchors_for,
     direct,
     entries,
     grant,
     history,
+    member,
+    opened,
     review,
+    routed_for,
 )
 
 from ledger.audit import AuditOptions, MemoryEntrySource, audit_log
+from ledger.audit.history import AgencyHistory
 from ledger.audit.report import render_html, write_html, write_json
 from ledger.audit.timeline import DAY
 
@@ -30,14 +35,24 @@ def synthetic_result(tampered: bool = False):  # type: ignore[no-untyped-def]
     served = list(log)
     if tampered:
         served[40] = b"\x00" * 32
+    agencies = AgencyHistory(
+        agencies=[agency_added("intake", 2)],
+        members=[member("intake", R, 3)],
+        routed=[
+            routed_for(a, previous, {"intake": a.tree_size - previous})
+            for a, previous in zip(anchors, [0, 10, 30], strict=True)
+        ],
+        opened=[opened(log[0], "intake", 10, 0, 20), opened(log[12], "intake", 30, 2, 22)],
+    )
     h = history(
         anchors,
         now=T0 + 36 * DAY,
         roles=[grant(REVIEWER, R, 1)],
+        agencies=agencies,
         reviews=[
-            review(log[0], R, 20, T0 + 11 * DAY, status=1),
+            review(log[0], R, 20, T0 + 11 * DAY, status=1, log_index=1),
             review(log[0], R, 21, T0 + 12 * DAY, status=3),
-            review(log[12], R, 22, T0 + 35 * DAY, status=2),
+            review(log[12], R, 22, T0 + 35 * DAY, status=2, log_index=1),
         ],
         direct_commitments=[direct(log[20], 15, T0 + 20 * DAY - 600, R)],
     )
@@ -102,3 +117,37 @@ def test_html_report_is_self_contained_with_its_charts(tmp_path: Path) -> None:
         re.search(r"Audit took [^.]*\.", html).group(0),  # type: ignore[union-attr]
         re.search(r"Audit took [^.]*\.", path.read_text()).group(0),  # type: ignore[union-attr]
     )
+
+
+def test_reports_hold_the_per_agency_section_and_the_html_fits_a_phone(tmp_path: Path) -> None:
+    result = synthetic_result()
+    [intake] = result.agencies
+    assert (intake.slug, intake.received, intake.opened) == ("intake", 50, 2)
+    # Anchors at days 10, 20, 30; 7 days: batches 1 and 2 (30 tips) are due, entry 0 in time.
+    assert (intake.ack.due, intake.ack.late, intake.ack.open) == (30, 29, 28)
+    path = tmp_path / "audit.json"
+    write_json(result, path)
+    report = json.loads(path.read_text())
+    assert report["options"]["deadlines"] == "ack=7d,outcome=92d"
+    [row] = report["agencies"]
+    assert row["agency"] == "intake"
+    assert row["to_first_response"] == {"count": 2, "median": 8 * DAY, "worst": 15 * DAY}
+    assert row["past_first_response_deadline"] == {
+        "limit_days": 7,
+        "due": 30,
+        "late": 29,
+        "open": 28,
+    }
+    html = render_html(result)
+    assert "รายหน่วยงาน" in html
+    assert "Accountability per agency" in html
+    assert "past the first-response deadline (7 days), of those due" in html
+    thai = re.sub(r"<[^>]+>", "", html)
+    assert "เกินกำหนดดำเนินการครั้งแรก (7 วัน) จากที่ครบกำหนด" in thai
+    assert '<span class="phrase">การดำเนินการครั้งแรก</span>' in html  # never broken inside
+    assert "ITA" not in html  # 7 and 92 days are no preset: no preset's basis is claimed
+    # Nothing wider than a phone: no width or min-width over 360 px, in CSS or attributes.
+    widths = re.findall(r"(?<![-\w])(?:min-)?width\s*[:=]\s*\"?(\d+)px", html)
+    widths += re.findall(r"\swidth=\"(\d+)\"", html.split("<svg", 1)[-1].split(">", 1)[0])
+    assert all(int(w) <= 360 for w in widths), widths
+    assert "minmax(520px" not in html
