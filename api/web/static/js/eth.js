@@ -184,7 +184,9 @@ export async function rpc(url, method, params = [], timeoutMs = 15000) {
     throw new RpcError(`${url} did not answer JSON`);
   }
   if (reply.error) {
-    throw new RpcError(`${method}: ${reply.error.message || JSON.stringify(reply.error)}`);
+    const error = new RpcError(`${method}: ${reply.error.message || JSON.stringify(reply.error)}`);
+    error.refused = true; // the node answered and refused (e.g. too many logs), not unreachable
+    throw error;
   }
   return reply.result;
 }
@@ -234,4 +236,158 @@ export async function isAnchorer(url, contract, account, block) {
 
 export async function maxMergeDelay(url, contract) {
   return bytesToBigInt(words(await ethCall(url, contract, SELECTOR.maxMergeDelay), 1)[0]);
+}
+
+// --- events over JSON-RPC (the transparency page) ----------------------------------------------
+
+/** The latest block: {number, timestamp} (BigInt), the moment the page's figures are as of. */
+export async function latestBlock(url) {
+  const block = await rpc(url, 'eth_getBlockByNumber', ['latest', false]);
+  if (!block) throw new RpcError('the node has no latest block');
+  return { number: BigInt(block.number), timestamp: BigInt(block.timestamp) };
+}
+
+/**
+ * Every log of `contract` matching `topics` in blocks from..to (BigInt, inclusive), in chain
+ * order. Public nodes cap how much one eth_getLogs may return: a range the node refuses is
+ * asked again in halves (a network failure is not retried).
+ */
+export async function getLogs(url, contract, topics, from, to) {
+  const address = toHex(addressBytes(contract));
+  const found = [];
+  const ranges = [[from, to]];
+  while (ranges.length) {
+    const [lo, hi] = ranges.pop();
+    let logs;
+    try {
+      logs = await rpc(url, 'eth_getLogs', [
+        { address, topics, fromBlock: quantity(lo), toBlock: quantity(hi) },
+      ]);
+    } catch (exc) {
+      if (!exc.refused || hi <= lo) throw exc;
+      const mid = (lo + hi) / 2n;
+      ranges.push([mid + 1n, hi], [lo, mid]); // the lower half first
+      continue;
+    }
+    if (!Array.isArray(logs)) throw new RpcError('eth_getLogs did not answer a list');
+    found.push(...logs.filter((log) => !log.removed));
+  }
+  const at = (log) => [BigInt(log.blockNumber), BigInt(log.logIndex)];
+  return found.sort((a, b) => {
+    const [ab, ai] = at(a);
+    const [bb, bi] = at(b);
+    return ab === bb ? (ai < bi ? -1 : ai > bi ? 1 : 0) : ab < bb ? -1 : 1;
+  });
+}
+
+/** An event declared as in Solidity: `Name(type [indexed] name, ...)`, with its topic. */
+export function eventSpec(declaration) {
+  const match = /^(\w+)\((.*)\)$/.exec(declaration.trim());
+  if (!match) throw new ProtocolError(`not an event declaration: ${declaration}`);
+  const inputs = match[2]
+    .split(',')
+    .map((part) => part.trim().split(/\s+/))
+    .map((words) => ({
+      type: words[0],
+      indexed: words.length === 3 && words[1] === 'indexed',
+      name: words[words.length - 1],
+    }));
+  const signature = `${match[1]}(${inputs.map((input) => input.type).join(',')})`;
+  return { name: match[1], signature, topic: toHex(keccak_256(utf8(signature))), inputs };
+}
+
+/** The fields of `log` for the event `spec` (see eventSpec): topics, then the ABI data. */
+export function decodeLog(spec, log) {
+  const topics = log.topics || [];
+  if (topics[0] !== spec.topic) throw new ProtocolError(`not a ${spec.name} log`);
+  const indexed = spec.inputs.filter((input) => input.indexed);
+  if (topics.length !== indexed.length + 1) {
+    throw new ProtocolError(`${spec.name}: ${topics.length - 1} indexed fields, expected ${indexed.length}`);
+  }
+  const plain = spec.inputs.filter((input) => !input.indexed);
+  const values = decodeAbi(
+    plain.map((input) => input.type),
+    fromHex(log.data),
+  );
+  const out = {
+    blockNumber: BigInt(log.blockNumber),
+    logIndex: BigInt(log.logIndex),
+    transactionHash: log.transactionHash,
+  };
+  indexed.forEach((input, i) => {
+    out[input.name] = decodeWord(input.type, fromHex(topics[i + 1], 32));
+  });
+  plain.forEach((input, i) => {
+    out[input.name] = values[i];
+  });
+  return out;
+}
+
+/** Solidity ABI decoding of `types` (static words, string, bytes, T[] of static T). */
+export function decodeAbi(types, data) {
+  const word = (at) => {
+    if (at + 32 > data.length) throw new ProtocolError(`ABI data ends at ${data.length} bytes`);
+    return data.subarray(at, at + 32);
+  };
+  const offset = (at) => {
+    const value = bytesToBigInt(word(at));
+    if (value > BigInt(data.length)) throw new ProtocolError('ABI offset past the data');
+    return Number(value);
+  };
+  return types.map((type, i) => {
+    if (type === 'string' || type === 'bytes') {
+      const start = offset(32 * i);
+      const length = offset(start);
+      if (start + 32 + length > data.length) throw new ProtocolError(`ABI ${type} past the data`);
+      const raw = data.slice(start + 32, start + 32 + length);
+      return type === 'bytes' ? raw : new TextDecoder('utf-8', { fatal: true }).decode(raw);
+    }
+    if (type.endsWith('[]')) {
+      const inner = type.slice(0, -2);
+      const start = offset(32 * i);
+      const length = offset(start);
+      return Array.from({ length }, (_, k) => decodeWord(inner, word(start + 32 + 32 * k)));
+    }
+    return decodeWord(type, word(32 * i));
+  });
+}
+
+/** The 6-byte size of one routing count: uint16 agency index || uint32 count (PROTOCOL 16.4). */
+export const ROUTING_COUNT_SIZE = 6;
+
+/**
+ * A Routed event's packed `counts` as [{index, count}] (numbers), in their order: the index is
+ * the agency's position in the order agencies were added (its AgencyAdded event).
+ */
+export function routingCounts(packed) {
+  if (!(packed instanceof Uint8Array) || packed.length % ROUTING_COUNT_SIZE) {
+    throw new ProtocolError(`routing counts are ${ROUTING_COUNT_SIZE}-byte entries`);
+  }
+  const view = new DataView(packed.buffer, packed.byteOffset, packed.length);
+  return Array.from({ length: packed.length / ROUTING_COUNT_SIZE }, (_, k) => ({
+    index: view.getUint16(ROUTING_COUNT_SIZE * k),
+    count: view.getUint32(ROUTING_COUNT_SIZE * k + 2),
+  }));
+}
+
+/** One 32-byte ABI word as `type`: uintN (BigInt), bool, address (EIP-55), bytes32. */
+export function decodeWord(type, raw) {
+  const value = bytesToBigInt(raw);
+  const uint = /^uint(\d+)$/.exec(type);
+  if (uint) {
+    if (value >> BigInt(uint[1])) throw new ProtocolError(`${type} out of range`);
+    return value;
+  }
+  switch (type) {
+    case 'bool':
+      if (value > 1n) throw new ProtocolError('a bool word is 0 or 1');
+      return value === 1n;
+    case 'address':
+      if (value >> 160n) throw new ProtocolError('an address word has 12 zero bytes first');
+      return checksumAddress(raw.subarray(12));
+    case 'bytes32':
+      return raw.slice();
+    default:
+      throw new ProtocolError(`cannot decode ABI type ${type}`);
+  }
 }

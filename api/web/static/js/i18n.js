@@ -37,6 +37,14 @@ export function setText(el, key, params) {
   fill(el, t(key, params));
 }
 
+/** Set an element's text that is not one of ours (a name read from the chain), its Thai kept
+ *  phrase by phrase as ours is; the page sets it again when the language changes. */
+export function setPhrases(el, text) {
+  delete el.dataset.i18n;
+  delete el.dataset.i18nParams;
+  fill(el, text);
+}
+
 const THAI = /[\u0E00-\u0E7F]/;
 const PLAIN_TEXT_ONLY = new Set(['TITLE', 'OPTION', 'TEXTAREA']);
 

@@ -2,10 +2,12 @@
 // is anchored. The inclusion the service returns is merged into the receipt held here (the
 // service never sees the salt again) and checked in the browser before it is shown as recorded.
 // The follow-up secret, when the service gave one, is shown with advice, kept in the downloaded
-// receipt (`"follow_up": {"secret": …}`) and in the QR code when it fits.
+// receipt (`"follow_up": {"secret": …}`) and in the QR code when it fits. The agency the tip went
+// to is named as the submit page knew it (the receipt itself does not say: routing is private).
 
 import { encodeQR } from '../vendor/qr/index.js';
-import { formatTime, initI18n, pageUrl, setText, t } from './i18n.js';
+import { agencyName } from './agencies.js';
+import { formatTime, initI18n, pageUrl, setPhrases, setText, t } from './i18n.js';
 import { receiptSecret } from './followup.js';
 import { isIdentitySummary, renderIdentitySummary } from './identity.js';
 import { fromBase64, parseTipDocument } from './protocol.js';
@@ -55,6 +57,11 @@ function renderState() {
 
 function renderFacts() {
   $('commitment').textContent = receipt.commitment;
+  const agency = session.agency;
+  const known = typeof agency?.id === 'string';
+  if (known) setPhrases($('agency-name'), agencyName(agency));
+  show($('agency-term'), known);
+  show($('agency-name'), known);
   $('received-at').textContent = receipt.promise ? formatTime(receipt.promise.received_at) : '—';
   const inc = receipt.inclusion;
   const anchored = $('anchored-at');

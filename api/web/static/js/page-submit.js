@@ -2,8 +2,10 @@
 // (and optionally a one-time author key), computes the commitment itself, sends the tip, and
 // accepts the service's answer only if it names exactly the commitment the browser computed.
 // Where the service offers them, it asks for a follow-up secret (on by default) and sends the
-// optional identity (reporter or witness) with the tip.
+// optional identity (reporter or witness) with the tip. The tip goes to the agency chosen
+// (agencies.js), the national intake desk unless another is chosen.
 
+import { AgencyChoice } from './agencies.js';
 import { addressBytes, newAuthorKey } from './eth.js';
 import { formatSize, initI18n, pageUrl, setText, t } from './i18n.js';
 import {
@@ -26,7 +28,7 @@ import { identityAnswer, isIdentitySummary, offeredKinds, setupIdentityForm } fr
 import { receiptFromObject, receiptToJSON } from './receipt.js';
 import { $, h, saveSession, show, showError, webConfig } from './ui.js';
 
-const state = { files: [], authorKey: null, config: { features: {} }, busy: false };
+const state = { files: [], authorKey: null, config: { features: {} }, busy: false, agency: null };
 
 function attachmentType(file) {
   // A File's type is lower case ASCII or empty; the browser sends an empty one as
@@ -105,6 +107,19 @@ function clearFieldError() {
   box.removeAttribute('aria-invalid');
   box.setAttribute('aria-describedby', 'tip-text-hint');
   show($('tip-text-error'), false);
+}
+
+/** The service refused the agency (e.g. deactivated since the page read the list): said beside
+ *  the choice, the rest of the form kept as it is. Without the field shown, as any refusal. */
+function agencyRefused(detail) {
+  show($('progress-box'), false);
+  const choice = state.agency;
+  if (!choice.shown) {
+    fail('submit.error_service', { detail });
+    return;
+  }
+  const several = choice.agencies.length > 1;
+  choice.showError(several ? 'submit.error_agency' : 'submit.error_agency_only', { detail });
 }
 
 function mismatch(field, mine, theirs) {
@@ -207,9 +222,15 @@ async function submit(event) {
   event.preventDefault();
   if (state.busy) return;
   $('error-box').hidden = true;
+  state.agency.clearError();
   const text = wellFormedText($('tip-text').value);
   if (!text.trim() && state.files.length === 0) {
     fieldError('submit.error_empty');
+    return;
+  }
+  const agency = state.agency.chosen();
+  if (!agency) {
+    state.agency.showError('submit.error_agency_choose');
     return;
   }
   if (!globalThis.crypto?.subtle) {
@@ -255,7 +276,7 @@ async function submit(event) {
     let body;
     let contentType;
     if (state.files.length === 0) {
-      const json = { document: toBase64(document), salt: mine.salt };
+      const json = { document: toBase64(document), salt: mine.salt, agency: agency.id };
       if (state.authorKey) json.author = state.authorKey.address;
       if (followUp) json.follow_up = true;
       if (identity) json.identity = identity;
@@ -268,6 +289,7 @@ async function submit(event) {
       body.append('document', new Blob([utf8(text)], { type: 'text/plain;charset=utf-8' }), 'tip.txt');
       for (const f of state.files) body.append('files', new File([f.file], f.name, { type: f.type }));
       body.append('salt', mine.salt);
+      body.append('agency', agency.id);
       if (state.authorKey) body.append('author', state.authorKey.address);
       if (followUp) body.append('follow_up', 'true');
       if (identity) body.append('identity', JSON.stringify(identity));
@@ -282,8 +304,11 @@ async function submit(event) {
       return;
     }
     if (reply.status !== 202) {
-      const detail = reply.data?.detail ?? `HTTP ${reply.status}`;
-      fail('submit.error_service', { detail: typeof detail === 'string' ? detail : JSON.stringify(detail) });
+      const raw = reply.data?.detail ?? `HTTP ${reply.status}`;
+      const detail = typeof raw === 'string' ? raw : JSON.stringify(raw);
+      // The service names the agency in every refusal of it (unknown, inactive, no members).
+      if (reply.status === 422 && /\bagency\b/i.test(detail)) agencyRefused(detail);
+      else fail('submit.error_service', { detail });
       return;
     }
     progress('submit.step_checking', {}, 100);
@@ -306,6 +331,7 @@ async function submit(event) {
       followUpAsked: followUp,
       identity: isIdentitySummary(answer.identity) ? answer.identity : null,
       identityAsked: identity ? identity.role : null,
+      agency, // {id, name_th, name_en}: the receipt page names it in either language
     });
     // Leave nothing of the tip in the form (the back button would show it).
     $('tip-form').reset();
@@ -323,11 +349,9 @@ async function submit(event) {
 
 async function main() {
   await initI18n();
-  try {
-    state.config = await webConfig();
-  } catch {
-    state.config = { features: {} };
-  }
+  state.agency = new AgencyChoice();
+  const [config] = await Promise.all([webConfig().catch(() => null), state.agency.load()]);
+  state.config = config ?? { features: {} };
   show($('follow-up-fieldset'), state.config.features?.follow_up === true);
   show($('identity-fieldset'), setupIdentityForm(state.config).length > 0);
   $('tip-files').addEventListener('change', (event) => {
