@@ -14,12 +14,13 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 
 from api.deps import ServiceDep
-from ledger.auth.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, REVIEWER_ROLE, Session
+from ledger.auth.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, MEMBER, REVIEWER_ROLE, Session
 from ledger.errors import AuthenticationError
 
 __all__ = [
     "AdminDep",
     "CustodianDep",
+    "MemberDep",
     "ReviewerDep",
     "SessionDep",
     "bearer_token",
@@ -56,5 +57,6 @@ async def _any_session(request: Request, service: ServiceDep) -> Session:
 
 SessionDep = Annotated[Session, Depends(_any_session)]
 ReviewerDep = Annotated[Session, Depends(require_role(REVIEWER_ROLE))]
+MemberDep = Annotated[Session, Depends(require_role(MEMBER))]
 CustodianDep = Annotated[Session, Depends(require_role(CUSTODIAN_ROLE))]
 AdminDep = Annotated[Session, Depends(require_role(ADMIN_ROLE))]

@@ -23,7 +23,7 @@ from api.fast_submit import FastSubmit
 from api.middleware import BodySizeLimit, HtmlSecurityHeaders
 from api.models import TipMultipart, TipRequest, VerifyRequest
 from api.responses import conform_refusals
-from api.routes import auth, follow_up, health, log, review, tips, vault, verify
+from api.routes import agencies, auth, follow_up, health, log, review, tips, vault, verify
 from api.routes.api_docs import mount_api_docs
 from api.routes.pages import content_security_policy, mount_pages, security_headers
 from api.server import http_protocol
@@ -87,7 +87,14 @@ def create_app(
                 "description": "The reporter's anonymous follow-up, with the secret from the "
                 "receipt.",
             },
-            {"name": "review desk", "description": "Reviewers (REVIEWER_ROLE): tips to review."},
+            {
+                "name": "agencies",
+                "description": "The agencies on this channel and their members' keys, from chain.",
+            },
+            {
+                "name": "review desk",
+                "description": "Members of an agency holding a case: open, review, refer.",
+            },
             {
                 "name": "identity vault",
                 "description": "Identities under k-of-n custodians; disclosure only with a "
@@ -99,12 +106,13 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics_registry(service)
     errors.install(app)
-    for module in (tips, follow_up, log, verify, auth, review, vault, health):
+    for module in (tips, follow_up, log, verify, agencies, auth, review, vault, health):
         app.include_router(module.router)
     limit = max_body_bytes if max_body_bytes is not None else service.settings.max_body_bytes
     app.state.max_body_bytes = limit
     app.add_middleware(BodySizeLimit, max_bytes=limit)
     app.add_middleware(HtmlSecurityHeaders, headers=security_headers(content_security_policy(None)))
+    deadlines = service.settings.deadline_policy  # what the transparency page measures against
     mount_pages(
         app,
         chain_rpc_url=service.settings.rpc_url or service.deployment.rpc_url,
@@ -112,6 +120,7 @@ def create_app(
         contract=service.contract_address,
         identity_available=service.vault.available,  # asked per request: sets can appear
         max_body_bytes=limit,
+        deadline_days=(deadlines.ack_days, deadlines.outcome_days),
     )
     mount_api_docs(app)
 

@@ -66,6 +66,7 @@ BASE64_OR_EMPTY = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{3}=|[A-Za-z0-9+/]{2}==
 UINT64_MAX = (1 << 64) - 1
 _HEX32: JsonDict = {"pattern": HEX32}
 _ADDRESS: JsonDict = {"pattern": ADDRESS}
+AGENCY = "^[a-z][a-z0-9-]{1,30}$"  # ledger.core.agency
 IDENTITY_SCHEMA: JsonDict = {  # api.parsing.identity_field and identity_kind
     "type": "object",
     "minProperties": 1,
@@ -140,6 +141,14 @@ class TipRequest(BaseModel):
             {"anyOf": [IDENTITY_SCHEMA, {"type": "null"}], "description": _IDENTITY_SAID}
         ),
     )
+    agency: str | None = Field(
+        default=None,
+        description="The agency the tip is for (its id, GET /v1/agencies); omitted or null: "
+        "the national intake desk. An unknown or inactive agency, or one with no members, is "
+        "refused (422).",
+        json_schema_extra={"pattern": AGENCY},
+        examples=["intake"],
+    )
 
 
 class TipMultipart(BaseModel):
@@ -204,6 +213,12 @@ class TipMultipart(BaseModel):
         default=None,
         json_schema_extra=schema_of(
             {**IDENTITY_SCHEMA, "description": "The part's text: a JSON object, as in JSON."}
+        ),
+    )
+    agency: str | None = Field(
+        default=None,
+        json_schema_extra=schema_of(
+            {"type": "string", "pattern": AGENCY, "description": "As in the JSON form."}
         ),
     )
 

@@ -15,11 +15,12 @@ from typing import Any
 import orjson
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from ledger.core.agency import INTAKE, agency_id
 from ledger.core.commitment import SALT_SIZE
 from ledger.core.encoding import address_bytes, from_hex
 from ledger.core.identity import MAX_IDENTITY_SIZE, RecordKind
 from ledger.core.tip import Attachment, build_tip_document
-from ledger.errors import ProtocolError
+from ledger.errors import AgencyError, ProtocolError
 
 MAX_PARTS = 256
 
@@ -194,7 +195,7 @@ def tip_from_parts(parts: Sequence[Part]) -> tuple[bytes, bytes | None, bytes | 
         else:
             raise ProtocolError(
                 f"unknown multipart field {part.name!r} (expected 'document', 'files', 'salt', "
-                "'author', 'follow_up', 'identity')"
+                "'author', 'follow_up', 'identity', 'agency')"
             )
     if text is None:
         raise ProtocolError("multipart field 'document' (the tip's text) is required")
@@ -203,6 +204,7 @@ def tip_from_parts(parts: Sequence[Part]) -> tuple[bytes, bytes | None, bytes | 
 
 # --- what a reporter may ask for beside the tip -----------------------------------------------
 
+INTAKE_ID = agency_id(INTAKE)
 _TRUE = ("true", "1", "on", "yes")
 _FALSE = ("false", "0", "off", "no", "")
 
@@ -214,9 +216,11 @@ class TipOptions:
     follow_up: bool = False
     identity: bytes | None = None
     identity_kind: str = "reporter"
+    agency: bytes = INTAKE_ID  # where the tip goes (PROTOCOL.md 16.1); not a companion
 
     @property
     def any(self) -> bool:
+        """Whether rows are stored beside the tip (the agency is a column of its own)."""
         return self.follow_up or self.identity is not None
 
 
@@ -269,25 +273,42 @@ def identity_kind(value: object) -> str:
     return str(role)
 
 
+def agency_field(value: object, where: str = "field 'agency'") -> bytes:
+    """The agency a tip is for: an agency id (PROTOCOL.md 16.1); null or absent: the intake."""
+    if value is None:
+        return INTAKE_ID
+    if not isinstance(value, str):
+        raise ProtocolError(f"{where}: expected an agency id (a string), got {_kind(value)}")
+    try:
+        return agency_id(value)
+    except AgencyError as exc:
+        raise AgencyError(f"{where}: {exc}") from None
+
+
 def tip_options(data: Mapping[str, Any]) -> TipOptions:
-    """The ``follow_up`` and ``identity`` fields of a JSON tip."""
-    if "follow_up" not in data and "identity" not in data:
+    """The ``follow_up``, ``identity`` and ``agency`` fields of a JSON tip."""
+    if "follow_up" not in data and "identity" not in data and "agency" not in data:
         return NO_OPTIONS
     raw = data.get("identity")
     return TipOptions(
-        follow_up_field(data.get("follow_up")), identity_field(raw), identity_kind(raw)
+        follow_up_field(data.get("follow_up")),
+        identity_field(raw),
+        identity_kind(raw),
+        agency_field(data.get("agency")),
     )
 
 
 def tip_options_from_parts(parts: Sequence[Part]) -> tuple[list[Part], TipOptions]:
-    """Takes the ``follow_up`` ("true"/"false") and ``identity`` (JSON text) parts out."""
+    """Takes the ``follow_up`` ("true"/"false"), ``identity`` (JSON text) and ``agency`` (an
+    agency id) parts out."""
     rest: list[Part] = []
     follow_up = False
     identity: bytes | None = None
     kind = "reporter"
+    agency = INTAKE_ID
     seen: set[str] = set()
     for part in parts:
-        if part.name not in ("follow_up", "identity"):
+        if part.name not in ("follow_up", "identity", "agency"):
             rest.append(part)
             continue
         if part.name in seen:
@@ -298,12 +319,14 @@ def tip_options_from_parts(parts: Sequence[Part]) -> tuple[list[Part], TipOption
             if flag not in _TRUE + _FALSE:
                 raise ProtocolError("multipart field 'follow_up': expected 'true' or 'false'")
             follow_up = flag in _TRUE
+        elif part.name == "agency":
+            agency = agency_field(_part_text(part) or None, "multipart field 'agency'")
         else:
             raw = json_object(part.data, "multipart field 'identity'")
             identity, kind = identity_field(raw), identity_kind(raw)
     if not seen:
         return rest, NO_OPTIONS
-    return rest, TipOptions(follow_up, identity, kind)
+    return rest, TipOptions(follow_up, identity, kind, agency)
 
 
 def _part_text(part: Part) -> str:

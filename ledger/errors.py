@@ -7,6 +7,7 @@ API maps these to HTTP statuses and the CLI to one line and an exit code; nothin
 from __future__ import annotations
 
 from ledger.core.errors import (
+    AgencyError,
     ConfigError,
     EnvelopeError,
     LedgerError,
@@ -18,6 +19,8 @@ from ledger.core.errors import (
 )
 
 __all__ = [
+    "AgencyError",
+    "AgencyRefusedError",
     "AuthenticationError",
     "ChainError",
     "ChainMismatchError",
@@ -85,6 +88,10 @@ class UnsupportedNodeError(ChainError):
 
 class NotAnchoredError(ProofError):
     """Asked for a tree size or entries beyond the latest checkpoint anchored on chain."""
+
+
+class AgencyRefusedError(ProtocolError):
+    """A tip or referral for an agency that is unknown, inactive or has no members (422)."""
 
 
 class StoreError(LedgerError):

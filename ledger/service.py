@@ -25,6 +25,7 @@ from sqlalchemy import Engine
 from web3 import Web3
 
 from ledger.auth.sessions import RoleCheck, SignIn
+from ledger.chain.agencies import AgencyDirectory
 from ledger.chain.contract import TipLedgerContract
 from ledger.chain.deploy import Deployment, open_deployment
 from ledger.config import Settings
@@ -32,6 +33,7 @@ from ledger.core.eip712 import Signer
 from ledger.core.encoding import checksum_address
 from ledger.core.receipt import Receipt
 from ledger.core.verify import Verdict
+from ledger.desk.cases import CaseDesk
 from ledger.desk.queries import ReviewDesk
 from ledger.desk.reviews import ReviewIndex
 from ledger.errors import (
@@ -43,12 +45,13 @@ from ledger.errors import (
     ReceiptError,
 )
 from ledger.followup.threads import FollowUps
-from ledger.log.intake import Accepted, CompanionBuilder, Intake
+from ledger.log.intake import INTAKE_ID, Accepted, CompanionBuilder, Intake
 from ledger.log.reader import LogReader
 from ledger.log.receipts import ReceiptBuilder
 from ledger.log.sequencer import Sequencer, SequencerStatus
 from ledger.ops.latency import LatencyTracker
 from ledger.store import LogStore, StoredCheckpoint, open_database, sequencer_report
+from ledger.store.cases import CaseStore
 from ledger.store.database import writer_lock
 from ledger.store.followups import FollowUpStore
 from ledger.store.lease import Lease
@@ -92,7 +95,7 @@ class LedgerService:
         deployment: Deployment,
         w3: Web3,
         anchorer: LocalAccount,
-        desk_key: X25519PublicKey,
+        desk_key: X25519PublicKey | None = None,
         engine: Engine | None = None,
         read_engine: Engine | None = None,
         run_sequencer: bool = True,
@@ -121,17 +124,20 @@ class LedgerService:
         self.reader = LogReader(read_engine)
         self.receipts = ReceiptBuilder(self.chain_id, self.contract_address)
         self.submissions = SubmissionStore(intake_log)
+        self._contract = contract
+        # Agencies and their members' keys, read from chain (never the service's own).
+        self.agencies = AgencyDirectory(self.contract)
+        self.cases = CaseStore(engine, read_engine)
         self.intake = Intake(
             self.submissions,
             Signer(anchorer.key),
-            desk_key,
+            self.agencies,
             chain_id=self.chain_id,
             contract=self.contract_address,
             on_accepted=self._notify_sequencer,
             write_lock=writer_lock(settings.database),
         )
         self.run_sequencer = run_sequencer
-        self._contract = contract
         self.sequencer: Sequencer | None = None
         self._sequencer_thread: threading.Thread | None = None
         self._stop = threading.Event()
@@ -158,9 +164,20 @@ class LedgerService:
         # Follow-up threads (reporter and desk) and the desk's reads; reviews come from chain.
         reviews = ReviewIndex(self.contract, deployment.deploy_block)
         follow_up_store = FollowUpStore(engine, read_engine)
-        self.follow_ups = FollowUps(follow_up_store, desk_key, reader=self.reader, reviews=reviews)
+        self.follow_ups = FollowUps(
+            follow_up_store,
+            desk_key,
+            case_keys=self._case_key,
+            reader=self.reader,
+            reviews=reviews,
+        )
+        self.case_desk = CaseDesk(self.cases, self.reader.log, self.contract)
         self.review_desk = ReviewDesk(
-            self.reader, index=reviews, follow_ups=follow_up_store, receipts=self.receipts
+            self.reader,
+            index=reviews,
+            follow_ups=follow_up_store,
+            receipts=self.receipts,
+            cases=self.case_desk,
         )
         self.latency = LatencyTracker()
         self.started_at = time.time()
@@ -264,6 +281,10 @@ class LedgerService:
         if sequencer is not None:
             sequencer.notify(new)
 
+    def _case_key(self, commitment: bytes) -> bytes | None:
+        row = self.reader.submissions.standing(commitment)
+        return None if row is None else row.case_key
+
     # -- submitting ------------------------------------------------------------------------
 
     async def submit(
@@ -272,13 +293,15 @@ class LedgerService:
         salt: bytes | None = None,
         author: bytes | str | None = None,
         companions: CompanionBuilder | None = None,
+        agency: bytes = INTAKE_ID,
     ) -> Accepted:
-        """Accept a tip: durable and promised once this returns (see ``ledger.log.intake``).
+        """Accept a tip for ``agency``: durable and promised once this returns (see
+        ``ledger.log.intake``).
 
         ``companions`` makes rows stored in the tip's own transaction if it is new (a follow-up
         secret's hash, a sealed identity record).
         """
-        return await self.intake.submit_async(document, salt, author, companions)
+        return await self.intake.submit_async(document, salt, author, companions, agency)
 
     # -- reading ---------------------------------------------------------------------------
 

@@ -25,19 +25,25 @@ import time
 from pathlib import Path
 
 import httpx
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 
 from ledger.chain.anvil import Devchain, rpc_request
 from ledger.chain.client import connect
 from ledger.chain.deploy import deploy, open_deployment
 from ledger.core.eip712 import sign_disclosure
+from ledger.core.hpke import public_bytes
+from ledger.desk.cases import CaseDesk
 from ledger.log.anchoring import Anchorer
+from ledger.log.intake import INTAKE_ID
+from ledger.ops.devnet import INTAKE_NAME_EN, INTAKE_NAME_TH
 from ledger.store import LogStore, open_database
+from ledger.store.cases import CaseStore
+from ledger.store.submissions import SOURCE_API, SOURCE_DIRECT, NewSubmission, SubmissionStore
 
 TARGET_SECONDS = 30.0
 
 SERVE = """
 import sys, uvicorn
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account import Account
 from api.main import create_app, uvicorn_config
 from ledger.chain.client import connect
@@ -51,7 +57,6 @@ service = LedgerService(
     deployment=Deployment.load(__import__("pathlib").Path(deployment_file)),
     w3=connect(rpc),
     anchorer=Account.from_key(key),
-    desk_key=X25519PrivateKey.generate().public_key(),
     run_sequencer=False,
 )
 app = create_app(service, manage_lifecycle=False)
@@ -115,10 +120,17 @@ def main() -> None:
             disclosure_threshold=3,
         )
         contract = open_deployment(w3, deployment)
+        # Every tip goes to the intake desk; the two reviewers are its members (fresh keys).
+        contract.add_agency(acc[0], INTAKE_ID, INTAKE_NAME_TH, INTAKE_NAME_EN)
+        for member in acc[2:4]:
+            key = public_bytes(X25519PrivateKey.generate().public_key())
+            contract.add_member(acc[0], INTAKE_ID, member.address, key)
         database = f"sqlite:///{home / 'ledger.sqlite3'}"
         store = LogStore(open_database(database))
         store.bind_deployment(deployment.chain_id, deployment.address)
+        submissions = SubmissionStore(store)
         anchorer = Anchorer(store, contract, acc[1])
+        desk = CaseDesk(CaseStore(store.engine), store, lambda: contract)
 
         started = time.perf_counter()
         directs = {rng.randrange(k): os.urandom(32) for _ in range(args.directs)}
@@ -129,8 +141,15 @@ def main() -> None:
             if c in directs:  # committed on chain, then merged into the next batch
                 contract.commit(acc[9], directs[c])
                 batch[-1] = directs[c]
-            with store.transaction() as conn:
-                store.append_in(conn, batch, distinct_new=True)
+            # As the service does: each entry with its submission (and routing salt) row.
+            now, direct = int(time.time()), directs.get(c)
+            submissions.accept(
+                [
+                    NewSubmission(t, now, source=SOURCE_DIRECT if t == direct else SOURCE_API)
+                    for t in batch
+                ]
+            )
+            submissions.sequence(len(batch))
             size += len(batch)
             tips.extend(rng.sample(batch, max(1, args.reviews // k)))
             anchorer.anchor()
@@ -139,9 +158,12 @@ def main() -> None:
         started = time.perf_counter()
         for i, tip in enumerate(tips[: args.reviews]):
             reviewer = acc[2 + i % 2]
-            contract.record_review(
-                reviewer, tip, 1 if i % 3 else rng.choice([2, 3, 4, 5]), bytes(32)
-            )
+            row = submissions.get(tip)
+            assert row is not None
+            status = 1 if i % 3 else rng.choice([2, 3, 4, 5])
+            # each tip's first review: the routing proof opens its case on chain
+            proof = desk.routing_proof(row)
+            contract.record_review(reviewer, tip, INTAKE_ID, status, bytes(32), proof)
         for _ in range(args.disclosures):
             record, request = os.urandom(32), os.urandom(32)
             signers = rng.sample(list(acc[4:9]), 3)

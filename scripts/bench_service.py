@@ -334,7 +334,6 @@ def main() -> None:
         if database_url.startswith("postgresql") and "options=" not in database_url:
             database_url, drop_schema = _fresh_schema(database_url)
         env["TIPLEDGER_DATABASE_URL"] = database_url
-        env["TIPLEDGER_DESK_PASSPHRASE"] = "bench"
     storage = args.database_url.split("://")[0] if args.database_url else "SQLite (WAL, FULL)"
     print(f"TipLedger service benchmark: {os.cpu_count()} cores, data in {home}")
     print("command: " + " ".join([Path(sys.executable).name, *sys.argv]))
@@ -342,14 +341,7 @@ def main() -> None:
     try:
         rpc = devchain.wait_for(r"RPC URL\s+(http://\S+)").group(1)
         devchain.wait_for(r"contract\s+0x")
-        w3 = connect(rpc)
-        if args.database_url:  # a configured database needs a desk key made beforehand
-            subprocess.run(
-                [sys.executable, "-m", "ledger.cli", "keys", "init"],
-                env=env,
-                check=True,
-                capture_output=True,
-            )
+        w3 = connect(rpc)  # `tipledger devchain` made the intake desk and its member: tips go
 
         # 1. throughput and time to anchor, under load
         service, url = start_service(env, args.workers, batch_interval=1.0)

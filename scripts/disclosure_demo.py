@@ -52,7 +52,7 @@ from ledger.chain.deploy import deploy  # noqa: E402
 from ledger.cli.app import app  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.core.encoding import from_hex, to_hex  # noqa: E402
-from ledger.desk.keys import generate_desk_keypair  # noqa: E402
+from ledger.ops.devnet import ensure_intake_desk  # noqa: E402
 from ledger.service import LedgerService  # noqa: E402
 
 IDENTITY = {
@@ -120,12 +120,14 @@ def main() -> int:
         sock = free_port()
         url = f"http://127.0.0.1:{sock.getsockname()[1]}"
         settings = Settings(home=home, public_url=url, rpc_url=chain.rpc_url, batch_interval=0.3)
+        # The intake desk and its one member (a key file in the home), as `tipledger devchain`
+        # makes them: the service takes no tip for an agency without members.
+        desk = ensure_intake_desk(settings, w3, deployment)
         service = LedgerService(
             settings=settings,
             deployment=deployment,
             w3=w3,
             anchorer=anchorer,
-            desk_key=generate_desk_keypair().public_key(),
         )
         server = uvicorn.Server(uvicorn_config(create_app(service), settings, log_level="warning"))
         thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
@@ -135,6 +137,7 @@ def main() -> int:
         logging.getLogger("tipledger").setLevel(logging.WARNING)
         print(f"    chain {deployment.chain_id} at {chain.rpc_url}, contract {deployment.address}")
         print(f"    service at {url}, data directory {home}")
+        print(f"    intake desk member {desk.address} (key {desk.key_id}, {desk.key_file.name})")
         os.environ.update({"TIPLEDGER_HOME": str(home), "TIPLEDGER_API_URL": url, "COLUMNS": "160"})
         admin_key = home / "admin.key"
         admin_key.write_text("0x" + bytes(admin.key).hex() + "\n")

@@ -27,7 +27,7 @@ import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["/", "/receipt", "/status", "/verify", "/?lang=en"]
+PAGES = ["/", "/receipt", "/status", "/verify", "/transparency", "/?lang=en"]
 CATEGORIES = ["performance", "accessibility", "best-practices", "seo"]
 TARGETS = {"performance": 95, "accessibility": 100, "best-practices": 100, "seo": 100}
 CHROMIUM = os.environ.get("TIPLEDGER_CHROMIUM", "/usr/bin/chromium")

@@ -72,3 +72,11 @@ def engine(database_url: str) -> Iterator[Engine]:
     eng = open_database(database_url)
     yield eng
     eng.dispose()
+
+
+# Properties check behaviour, not speed: on a shared, loaded machine one slow example must not
+# fail a test (hypothesis's default deadline is 200 ms per example).
+from hypothesis import settings as _hypothesis_settings  # noqa: E402
+
+_hypothesis_settings.register_profile("tipledger", deadline=None)
+_hypothesis_settings.load_profile("tipledger")

@@ -2,8 +2,10 @@
 
 ``mount_pages(app, chain_rpc_url=..., chain_id=..., contract=...)`` serves
 
-- ``/`` (submit), ``/receipt``, ``/status`` and ``/verify``, Thai by default, ``?lang=en`` for
-  English (``<html lang>`` follows; the pages also switch in place without a reload);
+- ``/`` (submit), ``/receipt``, ``/status``, ``/verify`` and ``/transparency`` (how fast each
+  agency acts, worked out in the browser from the chain's events, against the deployment's
+  deadlines), Thai by default, ``?lang=en`` for English (``<html lang>`` follows; the pages also
+  switch in place without a reload);
 - ``/web/...``: the pages' CSS, JavaScript modules, vendored libraries and i18n texts;
 - ``/web-config.json``: the chain id, contract address, a suggested JSON-RPC URL (the verify
   page reads the chain straight from it) and which optional features the service offers, worked
@@ -56,8 +58,14 @@ PAGES: dict[str, str] = {
     "/receipt": "receipt.html",
     "/status": "status.html",
     "/verify": "verify.html",
+    "/transparency": "transparency.html",
 }
 VERIFY_PATH = "/verify"
+# Pages that read the chain from a node the user may choose (any https one, or their own).
+ANY_RPC_PATHS = frozenset({VERIFY_PATH, "/transparency"})
+# Days an agency has to first respond to a tip and to reach an outcome, unless the deployment
+# sets its own (ledger.audit.deadlines: the "th" preset).
+DEFAULT_DEADLINE_DAYS = (15.0, 90.0)
 
 # The record kinds an identity can be given as (the submit page's "I am" choice decides it).
 IDENTITY_KINDS = ("reporter", "witness")
@@ -65,8 +73,9 @@ IDENTITY_KINDS = ("reporter", "witness")
 # (any well-formed commitment would do).
 _FOLLOW_UP_PROBE = "/v1/tips/0x" + "00" * 32 + "/follow-up"
 
-# The verify page lets the user pick any node of the chain: an HTTPS endpoint anywhere, or a
-# node on their own machine. Every other page may talk to this origin and the configured RPC only.
+# The verify and transparency pages let the user pick any node of the chain: an HTTPS endpoint
+# anywhere, or a node on their own machine. Every other page may talk to this origin and the
+# configured RPC only.
 VERIFY_EXTRA_CONNECT = ("https:", "http://127.0.0.1:*", "http://localhost:*")
 
 PERMISSIONS_POLICY = ", ".join(
@@ -219,7 +228,12 @@ def _include(text: str, seen: tuple[str, ...] = ()) -> str:
     return _PLACEHOLDER.sub(partial, text)
 
 
-def render_page(template: str, path: str, language: str) -> bytes:
+def render_page(
+    template: str,
+    path: str,
+    language: str,
+    deadline_days: tuple[float, float] = DEFAULT_DEADLINE_DAYS,
+) -> bytes:
     """A page in ``language``: partials included, ``{{key}}`` texts filled in (HTML-escaped).
 
     Unknown keys raise: a page never goes out with a placeholder showing.
@@ -233,6 +247,8 @@ def render_page(template: str, path: str, language: str) -> bytes:
         "other_name": LANGUAGE_NAMES[other],
         "switch_href": f"{path}?lang={other}",
         "q": query,
+        "deadline_ack_days": f"{deadline_days[0]:g}",
+        "deadline_outcome_days": f"{deadline_days[1]:g}",
     }
 
     def fill(match: re.Match[str]) -> str:
@@ -251,10 +267,12 @@ def render_page(template: str, path: str, language: str) -> bytes:
     return _PLACEHOLDER.sub(fill, source).encode("utf-8")
 
 
-def render_all() -> dict[tuple[str, str], bytes]:
+def render_all(
+    deadline_days: tuple[float, float] = DEFAULT_DEADLINE_DAYS,
+) -> dict[tuple[str, str], bytes]:
     """Every page in every language, rendered once."""
     return {
-        (path, language): render_page(template, path, language)
+        (path, language): render_page(template, path, language, deadline_days)
         for path, template in PAGES.items()
         for language in LANGUAGES
     }
@@ -271,6 +289,7 @@ def mount_pages(
     contract: str,
     identity_available: Callable[[str], bool] | None = None,
     max_body_bytes: int | None = None,
+    deadline_days: tuple[float, float] = DEFAULT_DEADLINE_DAYS,
 ) -> None:
     """Serve the reporter pages, their static files and ``/web-config.json`` on ``app``.
 
@@ -280,6 +299,8 @@ def mount_pages(
     whether an identity record of that kind can be made right now (None: never); it is asked
     on every ``/web-config.json``. The follow-up form appears when ``app`` routes the follow-up
     API. ``max_body_bytes`` lets the submit page refuse an over-large tip before sending it.
+    ``deadline_days`` (first response, outcome) are what the transparency page measures
+    agencies against: the deployment's ``deadlines`` setting.
     """
     suggested = public_rpc_url(chain_rpc_url)
     config = PageConfig(
@@ -289,14 +310,15 @@ def mount_pages(
         max_body_bytes=max_body_bytes,
     )
     pages = {
-        key: make_asset(page, "text/html; charset=utf-8") for key, page in render_all().items()
+        key: make_asset(page, "text/html; charset=utf-8")
+        for key, page in render_all(deadline_days).items()
     }
     static = StaticAssets(STATIC_DIR)
     strict = security_headers(content_security_policy(suggested))
     verify = security_headers(content_security_policy(suggested, any_rpc=True))
 
     def page_route(path: str) -> Any:
-        headers = {**(verify if path == VERIFY_PATH else strict), "Cache-Control": "no-store"}
+        headers = {**(verify if path in ANY_RPC_PATHS else strict), "Cache-Control": "no-store"}
 
         async def page(request: Request) -> Response:
             language = request.query_params.get("lang", DEFAULT_LANGUAGE)

@@ -1,10 +1,12 @@
-"""The review desk (``/v1/review``): signed-in holders of REVIEWER_ROLE only.
+"""The review desk (``/v1/review``): signed-in members of an agency holding the case.
 
-The service cannot read a tip: it serves the envelope sealed to the desk's key, the inclusion
-proof and the review status from chain; the reviewer's machine opens and checks it. Questions
-to a reporter are sealed on the reviewer's machine too (to the reporter's follow-up key and to
-the desk's key): their text never reaches the service. Decisions are not sent here at all: the
-reviewer's own key records them on chain with ``recordReview``.
+The service cannot read a tip: it serves the envelope sealed to the tip's case key, the
+member's own grant of that key, the routing proof, the inclusion proof and the reviews from
+chain; the member's machine opens and checks it. Questions to a reporter are sealed on the
+member's machine too (to the reporter's follow-up key and to the case key): their text never
+reaches the service. Decisions and referrals are not sent here: the member's own key records
+them on chain (``recordReview``, ``refer``); a referral's grants for the receiving agency's
+members follow here once the chain shows it.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
 from starlette.responses import Response
 
-from api.auth import ReviewerDep
+from api.auth import MemberDep
 from api.deps import ServiceDep
 from api.models import (
     BASE64,
@@ -32,12 +34,24 @@ from api.models import (
 from api.parsing import b64_field, commitment_param
 from api.responses import JSONBytes, error_responses
 from api.routes.tips import CommitmentPath
-from ledger.core.encoding import from_hex
+from ledger.core.agency import agency_slug
+from ledger.core.encoding import from_hex, to_hex
 from ledger.desk.queries import MAX_PAGE
-from ledger.errors import ProtocolError
+from ledger.errors import NotFoundError, ProtocolError
 from ledger.followup.secrets import MESSAGE_ID_SIZE
+from ledger.service import LedgerService
+from ledger.store.submissions import Submission
 
 router = APIRouter(tags=["review desk"])
+
+AgencyQuery = Annotated[
+    str | None,
+    Query(
+        description="The agency to act for (its id); needed only by a member of several.",
+        examples=["intake"],
+        json_schema_extra={"pattern": "^[a-z][a-z0-9-]{1,30}$"},
+    ),
+]
 
 _ERRORS = error_responses(
     401,
@@ -45,11 +59,18 @@ _ERRORS = error_responses(
     404,
     422,
     said={
-        403: "The signed-in address lacks REVIEWER_ROLE.",
+        403: "The signed-in address is not a member of that agency, or the agency does not "
+        "hold the case.",
         404: "No such tip, or no follow-up for it.",
     },
 )
+# The routes that take a body: one schema-valid body (up to 1000 grants) may exceed the limit.
+_BODY_ERRORS = {**_ERRORS, **error_responses(413)}
 _BASE64: JsonDict = {"pattern": BASE64}
+# A case key grant (PROTOCOL.md 16.3): 89 bytes, version 0x01 first, so 120 base64 characters.
+_GRANT: JsonDict = {"pattern": "^A[Q-Za-f][A-Za-z0-9+/]{117}=$"}
+EXAMPLE_GRANT = base64.b64encode(b"\x01" + bytes.fromhex("0b1c2d3e4f5a6b7c") + bytes(80)).decode()
+Grant = Annotated[str, Field(json_schema_extra=_GRANT)]
 EXAMPLE_CURSOR = "1764200000-" + EXAMPLE_COMMITMENT[2:]
 
 
@@ -96,6 +117,13 @@ class DeskReview(BaseModel):
     reviewer: str
 
 
+class RoutingModel(BaseModel):
+    tree_size: int = Field(description="The anchor whose batch holds the tip.")
+    index: int = Field(description="The tip's place in that batch.")
+    salt: str = Field(description="The routing salt (0x hex, 32 bytes).")
+    path: list[str] = Field(description="The inclusion path in the batch's routing tree.")
+
+
 class DeskTip(BaseModel):
     """One tip for the desk: open ``envelope`` with the desk key, check it against the chain."""
 
@@ -106,11 +134,22 @@ class DeskTip(BaseModel):
                     "commitment": EXAMPLE_COMMITMENT,
                     "received_at": 1764200000,
                     "envelope": "AQ3x…",
+                    "agency": "intake",
+                    "holders": ["intake"],
+                    "case_key": "0x" + "5a" * 32,
+                    "grant": EXAMPLE_GRANT,
+                    "routing": {
+                        "tree_size": 42,
+                        "index": 0,
+                        "salt": "0x" + "7c" * 32,
+                        "path": ["0x" + "1d" * 32],
+                    },
                     "status": "anchored",
                     "leaf_index": 41,
                     "promise": EXAMPLE_PROMISE,
                     "inclusion": EXAMPLE_INCLUSION,
                     "review": None,
+                    "latest_review": None,
                     "follow_up": True,
                 }
             ]
@@ -120,7 +159,20 @@ class DeskTip(BaseModel):
     commitment: str
     received_at: int
     envelope: str = Field(
-        description="The tip sealed to the review desk (base64, ledger.desk.envelope)."
+        description="The tip sealed to its case key (base64, PROTOCOL.md 9 and 16.3)."
+    )
+    agency: str = Field(description="The agency the tip was routed to.")
+    holders: list[str] = Field(description="The agencies holding the case now.")
+    case_key: str | None = Field(
+        description="The case public key (0x hex); null for a tip from before agencies, "
+        "sealed straight to the old desk key."
+    )
+    grant: str | None = Field(
+        description="This member's grant of the case private key (base64, 89 bytes); null "
+        "if none was made for this member's key (ask a fellow member to re-grant)."
+    )
+    routing: RoutingModel | None = Field(
+        description="The routing proof recordReview and refer take; null while pending."
     )
     status: str = Field(description="anchored or pending")
     leaf_index: int | None
@@ -128,7 +180,8 @@ class DeskTip(BaseModel):
     inclusion: InclusionModel | None = Field(
         description="Against the latest anchored checkpoint; null while pending."
     )
-    review: DeskReview | None
+    review: DeskReview | None = Field(description="The latest review by this agency.")
+    latest_review: DeskReview | None = Field(description="The latest review by any agency.")
     follow_up: bool
 
 
@@ -211,8 +264,9 @@ class MessageSent(BaseModel):
     responses=_ERRORS,
 )
 async def awaiting(
-    _reviewer: ReviewerDep,
+    member: MemberDep,
     service: ServiceDep,
+    agency: AgencyQuery = None,
     after: Annotated[
         str | None,
         Query(
@@ -227,9 +281,13 @@ async def awaiting(
         Query(description="Include tips whose status is still 'under review'.", examples=[True]),
     ] = False,
 ) -> Response:
-    page = await run_in_threadpool(
-        service.review_desk.awaiting, after=after, limit=limit, under_review=under_review
-    )
+    def read() -> dict[str, Any]:
+        who = service.case_desk.member(member.address, agency)
+        return service.review_desk.awaiting(
+            who, after=after, limit=limit, under_review=under_review
+        )
+
+    page = await run_in_threadpool(read)
     return JSONBytes(page)
 
 
@@ -241,9 +299,15 @@ async def awaiting(
     "anchored checkpoint (check it against the chain), and the review recorded on chain.",
     responses=_ERRORS,
 )
-async def desk_tip(commitment: CommitmentPath, _reviewer: ReviewerDep, service: ServiceDep) -> Any:
+async def desk_tip(
+    commitment: CommitmentPath, member: MemberDep, service: ServiceDep, agency: AgencyQuery = None
+) -> Any:
     entry = commitment_param(commitment)
-    return JSONBytes(await run_in_threadpool(service.review_desk.tip, entry))
+
+    def read() -> dict[str, Any]:
+        return service.review_desk.tip(entry, service.case_desk.member(member.address, agency))
+
+    return JSONBytes(await run_in_threadpool(read))
 
 
 @router.get(
@@ -254,9 +318,16 @@ async def desk_tip(commitment: CommitmentPath, _reviewer: ReviewerDep, service: 
     "questions to.",
     responses=_ERRORS,
 )
-async def thread(commitment: CommitmentPath, _reviewer: ReviewerDep, service: ServiceDep) -> Any:
+async def thread(
+    commitment: CommitmentPath, member: MemberDep, service: ServiceDep, agency: AgencyQuery = None
+) -> Any:
     entry = commitment_param(commitment)
-    data = await run_in_threadpool(service.follow_ups.desk_thread, entry)
+
+    def read() -> dict[str, Any]:
+        _holding(service, entry, member.address, agency)
+        return service.follow_ups.desk_thread(entry)
+
+    data = await run_in_threadpool(read)
     for message in data["messages"]:
         message["sealed"] = base64.b64encode(message["sealed"]).decode("ascii")
     return JSONBytes(data)
@@ -269,23 +340,160 @@ async def thread(commitment: CommitmentPath, _reviewer: ReviewerDep, service: Se
     summary="Ask the reporter",
     description="A question sealed on the reviewer's machine to the reporter's follow-up key "
     "and to the desk key (the service checks which keys, and stores both copies).",
-    responses=_ERRORS,
+    responses=_BODY_ERRORS,
 )
 async def ask(
-    commitment: CommitmentPath, body: AskRequest, reviewer: ReviewerDep, service: ServiceDep
+    commitment: CommitmentPath,
+    body: AskRequest,
+    member: MemberDep,
+    service: ServiceDep,
+    agency: AgencyQuery = None,
 ) -> Any:
     entry = commitment_param(commitment)
     try:
         message_id = from_hex(body.id, MESSAGE_ID_SIZE)
     except ProtocolError as exc:
         raise ProtocolError(f"field 'id': {exc}") from None
-    sent = await run_in_threadpool(
-        lambda: service.follow_ups.desk_ask(
+
+    def write() -> dict[str, Any]:
+        _holding(service, entry, member.address, agency)
+        return service.follow_ups.desk_ask(
             entry,
-            reviewer=reviewer.address,
+            reviewer=member.address,
             message_id=message_id,
             to_reporter=b64_field("to_reporter", body.to_reporter),
             to_desk=b64_field("to_desk", body.to_desk),
         )
+
+    return JSONBytes(await run_in_threadpool(write), status_code=201)
+
+
+class ReferralRequest(BaseModel):
+    """A referral the chain already shows, and the case key granted to the receiving agency's
+    members on the referring member's machine."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "tx_hash": "0x" + "ab" * 32,
+                    "block_number": 57,
+                    "grants": [EXAMPLE_GRANT],
+                }
+            ]
+        },
     )
-    return JSONBytes(sent, status_code=201)
+
+    tx_hash: str = Field(
+        description="The refer() transaction (0x hex).",
+        json_schema_extra={"pattern": "^0x[0-9a-fA-F]{64}$"},
+    )
+    block_number: int = Field(ge=0, description="The block that holds it.")
+    grants: list[Grant] = Field(
+        max_length=1000,
+        description="One grant (base64, 89 bytes) per member of the receiving agency.",
+    )
+
+
+class GrantsRequest(BaseModel):
+    """Grants a member made for fellow members of their agency (added after the tip came)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"grants": [EXAMPLE_GRANT]}]},
+    )
+
+    grants: list[Grant] = Field(min_length=1, max_length=1000)
+
+
+class ReferralStored(BaseModel):
+    commitment: str
+    from_agency: str
+    to_agency: str
+    keep_access: bool
+    grants: int
+
+
+class GrantsStored(BaseModel):
+    commitment: str
+    agency: str
+    grants: int
+
+
+@router.post(
+    "/v1/review/tips/{commitment}/referrals",
+    status_code=201,
+    response_model=ReferralStored,
+    summary="Hand a referred case to its new agency",
+    description="After refer() is mined: the service checks the Referred event in that "
+    "transaction (this member, this agency), that every grant is for a member the chain lists "
+    "for the receiving agency, and stores them; the receiving agency's members can then open "
+    "the case and its thread.",
+    responses=_BODY_ERRORS,
+)
+async def referral(
+    commitment: CommitmentPath,
+    body: ReferralRequest,
+    member: MemberDep,
+    service: ServiceDep,
+    agency: AgencyQuery = None,
+) -> Any:
+    entry = commitment_param(commitment)
+    tx_hash = from_hex(body.tx_hash, 32)
+    grants = [b64_field(f"grants[{i}]", g) for i, g in enumerate(body.grants)]
+
+    def write() -> dict[str, Any]:
+        who = service.case_desk.member(member.address, agency)
+        row = _case(service, entry)
+        stored = service.case_desk.accept_referral(
+            row, who, tx_hash=tx_hash, block_number=body.block_number, grants=grants
+        )
+        return {
+            "commitment": to_hex(entry),
+            "from_agency": agency_slug(stored.from_agency),
+            "to_agency": agency_slug(stored.to_agency),
+            "keep_access": stored.keep_access,
+            "grants": len(grants),
+        }
+
+    return JSONBytes(await run_in_threadpool(write), status_code=201)
+
+
+@router.post(
+    "/v1/review/tips/{commitment}/grants",
+    status_code=201,
+    response_model=GrantsStored,
+    summary="Grant a case to fellow members",
+    description="Grants of the case key, made on a member's machine, for members of the same "
+    "agency the chain lists now (for example one added after the tip came).",
+    responses=_BODY_ERRORS,
+)
+async def grants(
+    commitment: CommitmentPath,
+    body: GrantsRequest,
+    member: MemberDep,
+    service: ServiceDep,
+    agency: AgencyQuery = None,
+) -> Any:
+    entry = commitment_param(commitment)
+    raw = [b64_field(f"grants[{i}]", g) for i, g in enumerate(body.grants)]
+
+    def write() -> dict[str, Any]:
+        who = service.case_desk.member(member.address, agency)
+        count = service.case_desk.add_grants(_case(service, entry), who, raw)
+        return {"commitment": to_hex(entry), "agency": agency_slug(who.agency), "grants": count}
+
+    return JSONBytes(await run_in_threadpool(write), status_code=201)
+
+
+def _case(service: LedgerService, commitment: bytes) -> Submission:
+    row = service.reader.submissions.get(commitment)
+    if row is None:
+        raise NotFoundError(f"no tip with commitment {to_hex(commitment)}")
+    return row
+
+
+def _holding(service: LedgerService, commitment: bytes, address: str, agency: str | None) -> None:
+    who = service.case_desk.member(address, agency)
+    service.case_desk.require_holding(_case(service, commitment), who)

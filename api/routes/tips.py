@@ -33,7 +33,7 @@ from ledger.store.submissions import Companions
 
 router = APIRouter(tags=["tips"])
 
-_TIP_FIELDS = ("document", "salt", "author", "follow_up", "identity")
+_TIP_FIELDS = ("document", "salt", "author", "follow_up", "identity", "agency")
 
 SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
@@ -126,7 +126,8 @@ async def accept_tip(content_type: str, body: bytes, service: LedgerService) -> 
     if options.any:
         answer = await _accept_with_options(service, document, salt, author, options)
     else:  # the common case, kept as cheap as it ever was
-        answer = service.receipts.accepted_answer(await service.submit(document, salt, author))
+        accepted = await service.submit(document, salt, author, agency=options.agency)
+        answer = service.receipts.accepted_answer(accepted)
     if built is not None:
         answer["document"] = base64.b64encode(built).decode("ascii")
     return answer
@@ -159,7 +160,7 @@ async def _accept_with_options(
             rows.extend(identity.rows(commitment))
         return rows
 
-    accepted = await service.submit(document, salt, author, companions)
+    accepted = await service.submit(document, salt, author, companions, options.agency)
     return service.receipts.accepted_answer(
         accepted,
         follow_up_secret=enrolment.secret.text if enrolment is not None and accepted.new else None,

@@ -39,6 +39,7 @@ from ledger.store.sessions import NONCE_SECONDS, Session, SessionStore
 __all__ = [
     "ADMIN_ROLE",
     "CUSTODIAN_ROLE",
+    "MEMBER",
     "REVIEWER_ROLE",
     "SIGN_IN_ROLES",
     "Challenge",
@@ -47,8 +48,10 @@ __all__ = [
     "SignIn",
 ]
 
+# Not a contract role: a current member of some agency (``membershipsOf``, PROTOCOL.md 16.2).
+MEMBER = "AGENCY_MEMBER"
 # An address may sign in if it holds any of these: each has privileged work in the service.
-SIGN_IN_ROLES = (REVIEWER_ROLE, CUSTODIAN_ROLE, ADMIN_ROLE)
+SIGN_IN_ROLES = (MEMBER, REVIEWER_ROLE, CUSTODIAN_ROLE, ADMIN_ROLE)
 
 # While the store is full of outstanding nonces, ask it again at most this often.
 FULL_RECHECK_SECONDS = 2.0
@@ -110,7 +113,11 @@ class RoleCheck:
             hit = self._cache.get(key)
         if hit is not None and now - hit[0] < self._ttl:
             return hit[1]
-        held = self._contract().has_role(role_id(role), address)
+        contract = self._contract()
+        if role == MEMBER:
+            held = bool(contract.memberships_of(address))
+        else:
+            held = contract.has_role(role_id(role), address)
         with self._lock:
             self._cache[key] = (now, held)
         return held
@@ -202,9 +209,10 @@ class SignIn:
         )
         held = self.roles.held(checked.address)
         if not held:
+            roles = ", ".join(r for r in SIGN_IN_ROLES if r != MEMBER)
             raise PermissionDeniedError(
-                f"{checked.address} holds none of {', '.join(SIGN_IN_ROLES)} on chain "
-                f"{self.chain_id}: nothing here for it to sign in to"
+                f"{checked.address} is a member of no agency and holds none of {roles} on "
+                f"chain {self.chain_id}: nothing here for it to sign in to"
             )
         seconds = self.session_seconds
         expires = checked.expiration_time_value
@@ -225,5 +233,9 @@ class SignIn:
         """The session behind ``token`` if its address holds ``role`` on chain right now."""
         session = self.authenticate(token)
         if not self.roles.has(role, session.address):
+            if role == MEMBER:
+                raise PermissionDeniedError(
+                    f"{session.address} is not a member of any agency on chain"
+                )
             raise PermissionDeniedError(f"{session.address} does not hold {role} on chain")
         return session

@@ -83,6 +83,7 @@ def submit(
     http_timeout: float = 30.0,
     on_pending: Callable[[Receipt], None] | None = None,
     follow_up: bool = False,
+    agency: str | None = None,
 ) -> Submitted:
     """POST the tip, check the receipt, then poll until it is anchored or ``wait`` runs out.
 
@@ -98,6 +99,8 @@ def submit(
     }
     if follow_up:
         body["follow_up"] = True
+    if agency is not None:
+        body["agency"] = agency
     with _client(base_url, http_timeout) as client:
         response = _request(client, "POST", "/v1/tips", json=body)
         if response.status_code != 202:

@@ -5,11 +5,13 @@ from __future__ import annotations
 import typer
 
 from ledger.cli import (
+    agency_commands,
     audit_commands,
     chain_commands,
     disclosure_commands,
     follow_up_commands,
     key_commands,
+    migrate_commands,
     review_commands,
     role_commands,
     serve_commands,
@@ -35,6 +37,8 @@ follow_up_commands.register(app)
 vault_commands.register(app)
 disclosure_commands.register(app)
 role_commands.register(app)
+agency_commands.register(app)
+migrate_commands.register(app)
 
 
 def main() -> None:

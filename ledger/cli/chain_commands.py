@@ -20,7 +20,7 @@ from ledger.cli.common import err, one_line_errors, open_chain, out, settings, u
 from ledger.cli.serve_commands import Host, run_service
 from ledger.config import Settings
 from ledger.core.encoding import to_hex
-from ledger.ops.devnet import provision, start_devchain
+from ledger.ops.devnet import ensure_intake_desk, provision, start_devchain
 from ledger.ops.keyfiles import load_key, read_passphrase
 
 Port = Annotated[
@@ -46,6 +46,19 @@ def _provisioned(s: Settings, chain: Devchain) -> tuple[Web3, Deployment]:
         f"({'deployed a new contract' if new else 'resumed the existing deployment'})",
     )
     err.print(f"  RPC URL      {chain.rpc_url}")
+    desk = ensure_intake_desk(s, w3, deployment)
+    if desk.created:
+        err.print(
+            f"[bold]made the intake desk's member key {desk.key_id}[/] ({desk.address}), first run:"
+        )
+        err.print(f"  key file     {desk.key_file}")
+        err.print(f"  passphrase   {desk.passphrase_file}")
+        err.print(
+            "  Every tip to the intake desk is sealed to this key. Move both files to the "
+            "member's machine: whoever holds them reads those tips."
+        )
+    else:
+        err.print(f"  intake desk  member {desk.address} ({desk.key_file})")
     return w3, deployment
 
 

@@ -12,7 +12,6 @@ import multiprocessing
 import multiprocessing.connection
 import multiprocessing.process
 import os
-import secrets
 import signal
 import socket
 import sys
@@ -39,12 +38,8 @@ from ledger.cli.common import (
     settings,
 )
 from ledger.config import Settings
-from ledger.desk.envelope import key_id
 from ledger.desk.keys import (
     configured_public_key,
-    generate_desk_keypair,
-    save_private_key,
-    save_public_key,
 )
 from ledger.errors import ChainUnavailableError, ConfigError
 from ledger.ops.files import write_private
@@ -78,49 +73,11 @@ def embedded_default(s: Settings) -> bool:
     return s.database_url is None or s.database_url.startswith("sqlite")
 
 
-def desk_key(s: Settings) -> X25519PublicKey:
-    """The review desk public key the service seals to; made on the embedded default's first run.
-
-    Elsewhere (a configured database) a missing key is an error: the desk's key pair belongs to
-    the reviewers, made with ``tipledger keys init`` on their machine.
-    """
-    public = configured_public_key(s)
-    if public is not None:
-        return public
-    if not embedded_default(s):
-        raise ConfigError(
-            "no review desk public key: run `tipledger keys init` at the review desk and give the "
-            f"service its public half (TIPLEDGER_DESK_PUBLIC_KEY or {s.desk_public_file})"
-        )
-    s.ensure_home()
-    private_path = s.home / DESK_PRIVATE_NAME
-    if private_path.exists():
-        raise ConfigError(
-            f"{private_path} exists but its public half {s.desk_public_file} is missing: restore "
-            "it (`tipledger keys show` on a machine that has it) or run `tipledger keys init "
-            "--force` (tips already sealed stay readable only with the old key)"
-        )
-    passphrase = os.environ.get(DESK_PASSPHRASE_ENV)
-    passphrase_path: Path | None = None
-    if not passphrase:
-        passphrase = secrets.token_urlsafe(32)
-        passphrase_path = s.home / DESK_PASSPHRASE_NAME
-        _write_secret(passphrase_path, passphrase + "\n")
-    key = generate_desk_keypair()
-    save_private_key(private_path, key, passphrase)
-    save_public_key(s.desk_public_file, key.public_key())
-    err.print(f"[bold]made the review desk key {key_id(key.public_key())}[/] (first run):")
-    err.print(f"  private key  {private_path}")
-    if passphrase_path is not None:
-        err.print(f"  passphrase   {passphrase_path}")
-    else:
-        err.print(f"  passphrase   from {DESK_PASSPHRASE_ENV}")
-    err.print(f"  public key   {s.desk_public_file}  (the service seals every tip to it)")
-    err.print(
-        "  Move the private key and its passphrase to the review desk: the service never needs "
-        "them, and whoever holds both can read every tip."
-    )
-    return key.public_key()
+def legacy_desk_key(s: Settings) -> X25519PublicKey | None:
+    """The review desk key of a deployment from before agencies, if one is configured: the
+    service seals the follow-up messages of those tips to it (their envelopes were sealed to
+    it). New tips are sealed to their agency's members, read from chain (PROTOCOL.md 16.3)."""
+    return configured_public_key(s)
 
 
 def _write_secret(path: Path, text: str) -> None:
@@ -183,7 +140,7 @@ def open_service(
     """The service for this data directory: keys loaded, stores opened (not started)."""
     from ledger.service import LedgerService
 
-    public_key = desk_key(s)
+    public_key = legacy_desk_key(s)
     anchorer = load_key(
         s.anchorer_key_file, read_passphrase(s.key_passphrase, s.key_passphrase_file)
     )
@@ -224,7 +181,6 @@ def run_service(
 
     from api.main import create_app, uvicorn_config
 
-    desk_key(s)  # made here, once, before any worker looks for it
     sys.setswitchinterval(SWITCH_INTERVAL)
     host = host or s.host
     if workers <= 1:

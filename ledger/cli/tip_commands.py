@@ -21,6 +21,7 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from rich.table import Table
 
+from ledger.chain.agencies import AgencyDirectory
 from ledger.chain.client import RECEIPT_TIMEOUT, connect
 from ledger.chain.contract import TipLedgerContract
 from ledger.cli import api_client
@@ -40,10 +41,10 @@ from ledger.cli.common import (
     utc,
 )
 from ledger.config import Settings
+from ledger.core.agency import INTAKE, agency_id
 from ledger.core.commitment import ZERO_AUTHOR, new_salt
 from ledger.core.eip712 import Signer
 from ledger.core.receipt import Inclusion, Receipt
-from ledger.desk.keys import configured_public_key
 from ledger.errors import ChainError, ChainMismatchError, ConfigError, DeploymentError, StoreError
 from ledger.log.intake import Intake
 from ledger.log.reader import LogReader
@@ -112,7 +113,7 @@ def _say_anchored(inclusion: Inclusion) -> None:
 
 
 def _submit_locally(
-    s: Settings, rpc: str | None, document: bytes, author_key: Path | None
+    s: Settings, rpc: str | None, document: bytes, author_key: Path | None, agency: bytes
 ) -> tuple[Receipt, ChainError | None]:
     """The tip through this machine's log, on the service's path (the module's doc).
 
@@ -126,17 +127,22 @@ def _submit_locally(
     )
     submissions = SubmissionStore(open_store(s, deployment))
     author = _author(author_key)
+    # Sealed to the agency's members as the chain lists them; a chain with no agency at all
+    # (a bare deployment) keeps no sealed copy: the tip reaches only the log and the receipt.
+    directory = AgencyDirectory(contract) if contract.agency_ids() else None
+    if directory is None:
+        err.print("[yellow]no agency on this chain[/]: no sealed copy is kept, only the log entry")
     intake = Intake(
         submissions,
         Signer(anchorer.key),
-        configured_public_key(s),  # None without a desk key here: no sealed copy is kept
+        directory,
         chain_id=deployment.chain_id,
         contract=deployment.address,
         linger=0.0,  # one tip: no one else to wait for
     )
     intake.start()
     try:
-        accepted = intake.submit(document, author=author.address if author else None)
+        accepted = intake.submit(document, author=author.address if author else None, agency=agency)
     finally:
         intake.close()
     receipt = ReceiptBuilder(deployment.chain_id, deployment.address).receipt(accepted)
@@ -199,6 +205,7 @@ def _submit_via_api(
     out_file: Path | None,
     wait: float,
     follow_up: bool = True,
+    agency: str | None = None,
 ) -> None:
     def accepted(receipt: Receipt) -> None:
         promise = receipt.promise
@@ -213,6 +220,7 @@ def _submit_via_api(
         wait=wait,
         on_pending=accepted,
         follow_up=follow_up,
+        agency=agency,
     )
     receipt = submitted.receipt
     _write_receipt(submitted.to_json(), out_file)
@@ -288,6 +296,14 @@ def register(app: typer.Typer) -> None:
                 "review status and the desk's questions anonymously.",
             ),
         ] = True,
+        agency: Annotated[
+            str | None,
+            typer.Option(
+                "--agency",
+                help="The agency the tip is for (its id, see `tipledger agency list`; default: "
+                "the national intake desk, 'intake').",
+            ),
+        ] = None,
     ) -> None:
         """Submit a tip and print its receipt (JSON).
 
@@ -299,9 +315,13 @@ def register(app: typer.Typer) -> None:
         if document is None:
             fail("nothing to submit: give the tip with --text or as a FILE")
         if api is not None:
-            _submit_via_api(api, document, _author(author_key), out_file, wait, follow_up)
+            if agency is not None:
+                agency_id(agency)  # a bad id is this command's line, before anything is sent
+            _submit_via_api(api, document, _author(author_key), out_file, wait, follow_up, agency)
             return
-        receipt, anchor_error = _submit_locally(settings(), rpc, document, author_key)
+        receipt, anchor_error = _submit_locally(
+            settings(), rpc, document, author_key, agency_id(agency or INTAKE)
+        )
         _write_receipt(receipt.to_json(), out_file)
         if receipt.inclusion is None:
             err.print(

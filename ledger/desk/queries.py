@@ -1,8 +1,9 @@
-"""What the review desk reads from the service: tips awaiting review, and one tip's sealed copy.
+"""What an agency's members read from the service: cases awaiting review, and one sealed case.
 
-The service holds each tip only sealed to the desk's key, so what it serves here is the
-envelope (the reviewer opens it locally), where the tip stands in the log with its inclusion
-proof against the latest anchored checkpoint, and its review status read from the chain.
+The service holds each tip only sealed to its case key, granted to the members of the agencies
+holding it, so what it serves a member is the envelope and that member's grant (opened on the
+member's machine), the routing proof the contract asks for at the first review, where the tip
+stands in the log with its inclusion proof, and its reviews read from the chain.
 Decisions are not made here: the reviewer's own key records them on chain (``recordReview``).
 """
 
@@ -12,14 +13,17 @@ import base64
 import re
 from typing import Any
 
+from ledger.core.agency import agency_slug
 from ledger.core.encoding import to_hex
+from ledger.core.routing import RoutingProof
+from ledger.desk.cases import CaseDesk, MemberContext
 from ledger.desk.reviews import STATUS_NAMES, ReviewIndex, review_view
 from ledger.errors import NotFoundError, ProtocolError
 from ledger.log.reader import LogReader
 from ledger.log.receipts import ReceiptBuilder
 from ledger.store.followups import FollowUpStore
 
-__all__ = ["MAX_PAGE", "ReviewDesk"]
+__all__ = ["MAX_PAGE", "ReviewDesk", "routing_view"]
 
 MAX_PAGE = 500
 _CURSOR = re.compile(r"(\d{1,19})-([0-9a-f]{64})")
@@ -35,30 +39,39 @@ class ReviewDesk:
         index: ReviewIndex,
         follow_ups: FollowUpStore,
         receipts: ReceiptBuilder,
+        cases: CaseDesk,
     ) -> None:
         self.reader = reader
         self.index = index
         self.follow_ups = follow_ups
         self.receipts = receipts
+        self.cases = cases
 
     def awaiting(
-        self, *, after: str | None = None, limit: int = 100, under_review: bool = False
+        self,
+        who: MemberContext,
+        *,
+        after: str | None = None,
+        limit: int = 100,
+        under_review: bool = False,
     ) -> dict[str, Any]:
-        """Tips (sealed to the desk) nobody has reviewed on chain, oldest first, one page.
+        """Cases ``who``'s agency holds that it has not reviewed on chain, oldest first, one
+        page.
 
-        ``under_review`` adds those whose latest status is 1 (under review, no outcome yet).
-        ``next`` continues the listing (None at the end).
+        ``under_review`` adds those whose latest status from this agency is 1 (under review,
+        no outcome yet). ``next`` continues the listing (None at the end).
         """
         if not 1 <= limit <= MAX_PAGE:
             raise ProtocolError(f"limit must be between 1 and {MAX_PAGE}, got {limit}")
         cursor = _parse_cursor(after)
-        statuses = self.index.statuses()
+        statuses = self.index.statuses_of(who.agency)
+        held = self.cases.cases.held_by(who.agency)
         anchored_size = self.reader.anchored_size()
         found: list[tuple[bytes, int, int | None]] = []
         last: tuple[int, bytes] | None = cursor
         more = True  # rows may remain after ``last``
         while len(found) < limit and more:
-            rows = self.reader.submissions.sealed_page(last, limit * 2)
+            rows = self.reader.submissions.sealed_page(last, limit * 2, held)
             more = len(rows) == limit * 2
             for i, (commitment, received_at, leaf_index) in enumerate(rows):
                 last = (received_at, commitment)
@@ -81,26 +94,45 @@ class ReviewDesk:
         ]
         return {"tips": tips, "next": _cursor_text(last) if more and last else None}
 
-    def tip(self, commitment: bytes) -> dict[str, Any]:
-        """One tip for the desk: its envelope (base64), inclusion, promise, review, follow-up."""
+    def tip(self, commitment: bytes, who: MemberContext) -> dict[str, Any]:
+        """One case for a member: its envelope (base64) and this member's grant of its case
+        key, its routing proof, where it stands in the log, its holders and reviews."""
         row = self.reader.submissions.get(commitment)
         if row is None:
             raise NotFoundError(f"no tip with commitment {to_hex(commitment)}")
         if row.envelope is None:
             raise NotFoundError(
                 f"the service holds no sealed copy of tip {to_hex(commitment)}: it was committed "
-                "directly on chain, or submitted locally where no desk key was configured"
+                "directly on chain, or submitted locally where no agency was reachable"
             )
+        holders = self.cases.require_holding(row, who)
+        grant = self.cases.grant_for(row, who)
+        routing = self.cases.routing_proof(row)
         status = self.reader.tip_status(commitment)
         return {
             "commitment": to_hex(commitment),
             "received_at": row.received_at,
             "envelope": base64.b64encode(row.envelope).decode("ascii"),
+            "agency": agency_slug(row.agency),
+            "holders": sorted(agency_slug(a) for a in holders),
+            "case_key": None if row.case_key is None else to_hex(row.case_key),
+            "grant": None if grant is None else base64.b64encode(grant).decode("ascii"),
+            "routing": None if routing is None else routing_view(routing),
             "status": status.status,
             **self.receipts.standing(status),
-            "review": review_view(self.index.review_of(commitment), with_reviewer=True),
+            "review": review_view(self.index.review_by(commitment, who.agency), with_reviewer=True),
+            "latest_review": review_view(self.index.review_of(commitment), with_reviewer=True),
             "follow_up": bool(self.follow_ups.having([commitment])),
         }
+
+
+def routing_view(proof: RoutingProof) -> dict[str, Any]:
+    return {
+        "tree_size": proof.tree_size,
+        "index": proof.index,
+        "salt": to_hex(proof.salt),
+        "path": [to_hex(p) for p in proof.path],
+    }
 
 
 def _parse_cursor(text: str | None) -> tuple[int, bytes] | None:

@@ -67,6 +67,7 @@ class ReviewIndex:
         self._contract = contract
         self._next_block = from_block
         self._latest: dict[bytes, _Latest] = {}
+        self._by_agency: dict[tuple[bytes, bytes], _Latest] = {}
         self._lock = threading.Lock()
 
     def statuses(self) -> dict[bytes, int]:
@@ -77,13 +78,25 @@ class ReviewIndex:
             while self._next_block <= head:
                 to_block = min(head, self._next_block + _LOG_CHUNK - 1)
                 for event in contract.review_events(self._next_block, to_block):
-                    self._latest[event.commitment] = _Latest(event.status, event.block_number)
+                    latest = _Latest(event.status, event.block_number)
+                    self._latest[event.commitment] = latest
+                    self._by_agency[(event.commitment, event.agency)] = latest
                 self._next_block = to_block + 1
             return {c: latest.status for c, latest in self._latest.items()}
+
+    def statuses_of(self, agency: bytes) -> dict[bytes, int]:
+        """Commitment -> the latest status ``agency`` recorded, as of the latest block."""
+        self.statuses()  # catch up
+        with self._lock:
+            return {c: v.status for (c, a), v in self._by_agency.items() if a == agency}
 
     def review_of(self, commitment: bytes) -> Review:
         """The latest review of one tip, read from the contract (``reviewOf``)."""
         return self._contract().review_of(commitment)
+
+    def review_by(self, commitment: bytes, agency: bytes) -> Review:
+        """The latest review of one tip by one agency (``reviewBy``)."""
+        return self._contract().review_by(commitment, agency)
 
     def awaiting(self, commitment: bytes, statuses: dict[bytes, int], under_review: bool) -> bool:
         status = statuses.get(commitment, 0)

@@ -17,7 +17,13 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 
 from ledger.core.encoding import to_hex
 from ledger.desk.reviews import ReviewSource, review_view
-from ledger.errors import AuthenticationError, NotFoundError, ProtocolError, RateLimitedError
+from ledger.errors import (
+    AuthenticationError,
+    ConfigError,
+    NotFoundError,
+    ProtocolError,
+    RateLimitedError,
+)
 from ledger.followup.secrets import (
     FROM_REPORTER,
     FROM_REVIEWER,
@@ -73,8 +79,9 @@ class FollowUps:
     def __init__(
         self,
         store: FollowUpStore,
-        desk_key: X25519PublicKey,
+        desk_key: X25519PublicKey | None,
         *,
+        case_keys: Callable[[bytes], bytes | None] | None = None,
         reader: LogReader,
         reviews: ReviewSource,
         hasher: SecretHasher | None = None,
@@ -82,8 +89,11 @@ class FollowUps:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.desk_key = desk_key
-        self._desk_raw = public_bytes(desk_key)
+        # Desk copies are sealed to the tip's case key (PROTOCOL.md 16.3), which every member
+        # of an agency holding the case can open; ``desk_key`` only for tips from before
+        # agencies, whose envelopes were sealed straight to the old desk key.
+        self._legacy_desk = None if desk_key is None else public_bytes(desk_key)
+        self._case_keys = case_keys or (lambda _commitment: None)
         self.reader = reader
         self.reviews = reviews
         self.hasher = hasher or SecretHasher()
@@ -175,10 +185,22 @@ class FollowUps:
             sent_at=int(self._clock()),
             reviewer=None,
             to_reporter=sealed(reporter.private_key.public_key()),
-            to_desk=sealed(self.desk_key),
+            to_desk=sealed(X25519PublicKey.from_public_bytes(self._desk_raw(reporter.commitment))),
         )
         self.store.add_message(reporter.commitment, message)
         return {"id": to_hex(message.id), "sent_at": message.sent_at}
+
+    def _desk_raw(self, commitment: bytes) -> bytes:
+        """The key the desk copies of this tip's messages are sealed to."""
+        case_key = self._case_keys(commitment)
+        if case_key is not None:
+            return case_key
+        if self._legacy_desk is None:
+            raise ConfigError(
+                f"tip {to_hex(commitment)} is from before agencies and this service has no "
+                "desk key to seal its messages to (TIPLEDGER_DESK_PUBLIC_KEY)"
+            )
+        return self._legacy_desk
 
     # -- the review desk -------------------------------------------------------------------
 
@@ -190,7 +212,7 @@ class FollowUps:
         return {
             "commitment": to_hex(commitment),
             "reporter_key": to_hex(row.reporter_key),
-            "desk_key_id": key_id(self._desk_raw).hex(),
+            "desk_key_id": key_id(self._desk_raw(commitment)).hex(),
             "messages": [
                 {
                     "id": to_hex(m.id),
@@ -219,7 +241,7 @@ class FollowUps:
         if len(message_id) != MESSAGE_ID_SIZE:
             raise ProtocolError(f"field 'id': a message id is {MESSAGE_ID_SIZE} bytes")
         check_message(to_reporter, row.reporter_key, "field 'to_reporter'")
-        check_message(to_desk, self._desk_raw, "field 'to_desk'")
+        check_message(to_desk, self._desk_raw(commitment), "field 'to_desk'")
         message = StoredMessage(
             id=message_id,
             sender=FROM_REVIEWER,

@@ -32,8 +32,10 @@ from eth_utils.crypto import keccak
 
 from ledger.chain.contract import Checkpoint, TipLedgerContract
 from ledger.core.encoding import to_hex
+from ledger.core.routing import agency_counts, route_leaf, routing_root
 from ledger.errors import ChainMismatchError
 from ledger.store import LogStore, StoredCheckpoint
+from ledger.store.cases import CaseStore
 
 log = logging.getLogger("tipledger.anchoring")
 
@@ -49,12 +51,26 @@ class AnchorOutcome:
 
 @dataclass(frozen=True)
 class AnchorPlan:
-    """The next anchor: the stored log's head and its consistency proof from the chain's."""
+    """The next anchor: the stored log's head and its consistency proof from the chain's, and
+    the batch's routing (PROTOCOL.md 16.4): its root and how many tips went to each agency."""
 
     tree_size: int
     root_hash: bytes
     proof: list[bytes]
     previous_size: int
+    routing_root: bytes
+    agencies: list[bytes]
+    counts: list[int]
+
+    def calldata(self, contract: TipLedgerContract) -> bytes:
+        return contract.encode_anchor(
+            self.tree_size,
+            self.root_hash,
+            self.proof,
+            self.routing_root,
+            self.agencies,
+            self.counts,
+        )
 
 
 class Anchorer:
@@ -72,6 +88,7 @@ class Anchorer:
         on_lost_history: Callable[[Checkpoint], None] | None = None,
     ):
         self.store = store
+        self.cases = CaseStore(store.engine)
         self.contract = contract
         self.account = account
         self.confirmations = max(0, confirmations)
@@ -237,7 +254,10 @@ class Anchorer:
         if size <= latest.tree_size:
             return None
         proof = tree.consistency_proof(latest.tree_size, size) if latest.tree_size else []
-        return AnchorPlan(size, tree.root(size), proof, latest.tree_size)
+        routes = self.cases.routes(latest.tree_size, size)
+        root = routing_root([route_leaf(r.commitment, r.agency, r.salt) for r in routes])
+        agencies, counts = agency_counts([r.agency for r in routes])
+        return AnchorPlan(size, tree.root(size), proof, latest.tree_size, root, agencies, counts)
 
     def record(
         self,
@@ -268,7 +288,15 @@ class Anchorer:
             stored = self.store.checkpoint(latest.tree_size)
             assert stored is not None  # reconcile recorded it
             return AnchorOutcome(stored, new=False)
-        result = self.contract.anchor(self.account, plan.tree_size, plan.root_hash, plan.proof)
+        result = self.contract.anchor(
+            self.account,
+            plan.tree_size,
+            plan.root_hash,
+            plan.proof,
+            plan.routing_root,
+            plan.agencies,
+            plan.counts,
+        )
         checkpoint = self.record(
             plan.tree_size,
             plan.root_hash,

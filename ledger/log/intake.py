@@ -3,7 +3,8 @@
 Per tip the caller's thread (the API's event loop) does the CPU work: ``content_digest``, the
 salt (the client's, or a fresh one the service makes and returns only in the receipt), the
 commitment, the HPKE envelope of document + salt + author to the review desk
-(``ledger.core.envelope.seal_tip``), ``received_at`` in whole seconds, and the EIP-712
+(``ledger.core.envelope.seal_tip``) to a fresh case key granted to each member of the tip's
+agency (``ledger.core.casekey``), ``received_at`` in whole seconds, and the EIP-712
 ``Promise`` signed with the anchorer key (one ``Signer``, parsed once).
 
 Durability is one committer thread: every submission waiting when it wakes is written in ONE
@@ -28,10 +29,11 @@ import time
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
-from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PublicKey
-
+from ledger.chain.agencies import Recipients
+from ledger.core.agency import INTAKE, agency_id
+from ledger.core.casekey import grant_case_key, new_case_key
 from ledger.core.commitment import (
     SALT_SIZE,
     ZERO_AUTHOR,
@@ -42,6 +44,7 @@ from ledger.core.commitment import (
 from ledger.core.eip712 import Signer, sign_promise
 from ledger.core.encoding import address_bytes, checksum_address
 from ledger.core.envelope import seal_tip
+from ledger.core.hpke import public_bytes
 from ledger.errors import LedgerError, ProtocolError, StoreError
 from ledger.ops.coarse import AsOfSecond
 from ledger.store.submissions import (
@@ -54,6 +57,7 @@ from ledger.store.submissions import (
 
 __all__ = ["Accepted", "CompanionBuilder", "Intake", "IntakeClosedError", "IntakeStats"]
 
+INTAKE_ID = agency_id(INTAKE)
 MAX_BATCH = 8192  # submissions per transaction; a burst larger than this takes several
 # After the first submission of a batch arrives, the committer waits this long for others to
 # join it: a commit costs the same for one row as for a hundred (one fsync, one transaction's
@@ -98,6 +102,13 @@ class IntakeStats:
     batch_seconds: float = 0.0  # total time spent in accept transactions
 
 
+class RecipientSource(Protocol):
+    """Whom a new tip for an agency is sealed to: ``ledger.chain.agencies.AgencyDirectory``
+    (the members' keys as the chain lists them)."""
+
+    def recipients(self, agency: bytes) -> Recipients: ...
+
+
 # Given the new tip's commitment, the rows to store with it (see ``SubmissionStore.accept``).
 CompanionBuilder = Callable[[bytes], Companions]
 
@@ -124,16 +135,16 @@ class Intake:
     each transaction that stored ``n`` new submissions, e.g. ``sequencer.notify``.
     ``write_lock`` (a context manager) is held around each transaction: the service passes a
     file lock for SQLite, so the group commits of several worker processes take turns at once
-    instead of through SQLite's sleeping retries. ``desk_key`` None keeps no sealed copy (the
-    local ``tipledger submit`` on a machine with no desk key: the tip reaches no desk, only the
-    log and the reporter's receipt).
+    instead of through SQLite's sleeping retries. ``directory`` (the agencies and their members'
+    keys, read from chain) None keeps no sealed copy (the local ``tipledger submit``: the tip
+    reaches no agency, only the log and the reporter's receipt).
     """
 
     def __init__(
         self,
         submissions: SubmissionStore,
         signer: Signer,
-        desk_key: X25519PublicKey | None,
+        directory: RecipientSource | None,
         *,
         chain_id: int,
         contract: str,
@@ -146,7 +157,7 @@ class Intake:
         self._submissions = submissions
         self._signer = signer
         self._signer_bytes = address_bytes(signer.address)
-        self._desk_key = desk_key
+        self._directory = directory
         self.chain_id = chain_id
         self.contract = checksum_address(contract)
         self._on_accepted = on_accepted
@@ -199,11 +210,14 @@ class Intake:
         salt: bytes | None = None,
         author: bytes | str | None = None,
         companions: CompanionBuilder | None = None,
+        agency: bytes = INTAKE_ID,
     ) -> _Prepared:
-        """The per-tip work, no I/O: digest, commitment, envelope, signed promise.
+        """The per-tip work: digest, commitment, case key, envelope, grants, signed promise (the
+        only I/O is the agency directory's cached read of the chain, at most once a second).
 
         Raises ``ProtocolError`` for a salt that is not 32 bytes or an author that is not an
-        address. The document is any bytes, as submitted (never re-serialised). ``companions``
+        address, ``AgencyRefusedError`` for an agency that is unknown, inactive or has no
+        members. The document is any bytes, as submitted (never re-serialised). ``companions``
         makes the rows stored with the tip, in its transaction, if it is new.
         """
         if not isinstance(document, bytes | bytearray | memoryview):
@@ -224,13 +238,17 @@ class Intake:
                 raise ProtocolError(f"author: {exc}") from None
         digest = content_digest(document)
         entry = commitment(salt, digest, author_raw)
-        envelope = (
-            None
-            if self._desk_key is None
-            else seal_tip(
-                self._desk_key, commitment=entry, document=document, salt=salt, author=author_raw
+        envelope = case_public = grants = None
+        if self._directory is not None:
+            # A fresh case key per tip: the envelope is sealed to it, and its private half is
+            # granted to each member the chain lists for the agency (PROTOCOL.md 16.3).
+            recipients = self._directory.recipients(agency)
+            case = new_case_key()
+            envelope = seal_tip(
+                case.public_key(), commitment=entry, document=document, salt=salt, author=author_raw
             )
-        )
+            case_public = public_bytes(case.public_key())
+            grants = b"".join(grant_case_key(key, case, entry) for key in recipients.keys)
         received_at = int(self._clock())
         signature = sign_promise(self._signer, self.chain_id, self.contract, entry, received_at)
         row = NewSubmission(
@@ -240,6 +258,9 @@ class Intake:
             envelope=envelope,
             promise_signer=self._signer_bytes,
             promise_signature=signature,
+            agency=agency,
+            case_key=case_public,
+            grants=grants,
         )
         extra = () if companions is None else tuple(companions(entry))
         return _Prepared(row=row, salt=salt, digest=digest, author=author_raw, companions=extra)
@@ -250,9 +271,10 @@ class Intake:
         salt: bytes | None = None,
         author: bytes | str | None = None,
         companions: CompanionBuilder | None = None,
+        agency: bytes = INTAKE_ID,
     ) -> Accepted:
         """Prepare on this event loop, then wait (without blocking it) for the group commit."""
-        item = self.prepare(document, salt, author, companions)
+        item = self.prepare(document, salt, author, companions, agency)
         loop = asyncio.get_running_loop()
         item.loop = loop
         item.future = loop.create_future()
@@ -267,9 +289,10 @@ class Intake:
         author: bytes | str | None = None,
         timeout: float | None = 60.0,
         companions: CompanionBuilder | None = None,
+        agency: bytes = INTAKE_ID,
     ) -> Accepted:
         """Blocking form of ``submit_async`` for threads without an event loop."""
-        item = self.prepare(document, salt, author, companions)
+        item = self.prepare(document, salt, author, companions, agency)
         item.done = threading.Event()
         self._enqueue(item)
         if not item.done.wait(timeout):

@@ -405,7 +405,11 @@ class Sequencer:
             if events:
                 self.submissions.accept(
                     [
-                        NewSubmission(e.commitment, received_at=e.timestamp, source=SOURCE_DIRECT)
+                        NewSubmission(
+                            e.commitment,
+                            received_at=e.timestamp,
+                            source=SOURCE_DIRECT,
+                        )
                         for e in events
                     ]
                 )
@@ -449,7 +453,7 @@ class Sequencer:
             raise LeaseLostError("the sequencer lease may have expired during this step")
         tx = self.txs.prepare(
             to=self.contract.address,
-            data=self.contract.encode_anchor(plan.tree_size, plan.root_hash, plan.proof),
+            data=plan.calldata(self.contract),
             purpose=ANCHOR,
             tree_size=plan.tree_size,
             root_hash=plan.root_hash,

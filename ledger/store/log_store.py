@@ -18,7 +18,16 @@ from ledger.core.merkle import HASH_SIZE
 from ledger.core.tree import MerkleTree
 from ledger.errors import ChainMismatchError, LogStateError
 from ledger.store.database import positional, transaction
-from ledger.store.schema import checkpoints, log_entries, log_nodes, meta
+from ledger.store.schema import (
+    TX_MINED,
+    TX_PENDING,
+    chain_tx_attempts,
+    chain_txs,
+    checkpoints,
+    log_entries,
+    log_nodes,
+    meta,
+)
 
 NODES_PER_CHUNK = 256
 _CHUNK_BYTES = NODES_PER_CHUNK * HASH_SIZE
@@ -67,6 +76,36 @@ class LogStore:
                     f"{current.split(':')[0]}, not {contract} on chain {chain_id}; refusing to "
                     "mix two logs (use another data directory or database)"
                 )
+
+    def move_to_deployment(self, chain_id: int, contract: str) -> int:
+        """Bind this log to another contract (moving a deployment from before agencies to the
+        contract with them): the checkpoints of the old contract are forgotten here (they stay
+        on chain, where every receipt issued names its contract) and so are the old contract's
+        deploy block, the direct-commitment cursor and anchor transactions not yet final. The
+        sequencer then anchors the whole log on the new contract in its next step. Returns how
+        many checkpoints were forgotten."""
+        wanted = f"{chain_id}:{contract.lower()}"
+        with self._begin() as conn:
+            dropped = conn.execute(delete(checkpoints)).rowcount
+            conn.execute(
+                delete(meta).where(
+                    meta.c.key.in_(
+                        (
+                            "deployment",
+                            "deployment_block",
+                            "backed_size",
+                            "cursor:direct_commitments",
+                        )
+                    )
+                )
+            )
+            conn.execute(insert(meta).values(key="deployment", value=wanted))
+            open_txs = select(chain_txs.c.id).where(chain_txs.c.state.in_((TX_PENDING, TX_MINED)))
+            conn.execute(
+                delete(chain_tx_attempts).where(chain_tx_attempts.c.chain_tx_id.in_(open_txs))
+            )
+            conn.execute(delete(chain_txs).where(chain_txs.c.state.in_((TX_PENDING, TX_MINED))))
+        return int(dropped or 0)
 
     def deployment(self) -> tuple[int, str] | None:
         with self._begin() as conn:
@@ -281,6 +320,17 @@ class LogStore:
         with self._begin() as conn:
             row = conn.execute(
                 select(checkpoints).order_by(checkpoints.c.tree_size.desc()).limit(1)
+            ).first()
+        return None if row is None else _checkpoint(row)
+
+    def checkpoint_covering(self, leaf_index: int) -> StoredCheckpoint | None:
+        """The first recorded checkpoint whose tree holds entry ``leaf_index`` (its batch's)."""
+        with self._begin() as conn:
+            row = conn.execute(
+                select(checkpoints)
+                .where(checkpoints.c.tree_size > leaf_index)
+                .order_by(checkpoints.c.tree_size)
+                .limit(1)
             ).first()
         return None if row is None else _checkpoint(row)
 

@@ -8,6 +8,7 @@ from sqlalchemy import (
     Column,
     Double,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
     MetaData,
@@ -72,7 +73,51 @@ submissions = Table(
     Column("promise_signer", LargeBinary(20), nullable=True),
     Column("promise_signature", LargeBinary(65), nullable=True),
     Column("leaf_index", BigInteger, nullable=True, index=True),
+    # Agencies (migration 0010, PROTOCOL.md 16): the agency the tip was routed to and its
+    # routing salt (every row has both; tips from before agencies went to the intake desk), the
+    # case public key the envelope is sealed to and the grants of its private half to the
+    # agency's members at intake (89 bytes each, concatenated; NULL before agencies).
+    Column("agency", LargeBinary(32), nullable=False, index=True),
+    Column("routing_salt", LargeBinary(32), nullable=False),
+    Column("case_key", LargeBinary(32), nullable=True),
+    Column("grants", LargeBinary, nullable=True),
     sqlite_with_rowid=False,  # a rowid would number rows in arrival order (migration 0009)
+)
+
+# Who holds a case after referrals: a row overrides the submission's own agency for that
+# (case, agency) pair (``holds`` 0 once it referred the case away without keeping access).
+case_holders = Table(
+    "case_holders",
+    metadata,
+    Column("commitment", LargeBinary(32), ForeignKey("submissions.commitment"), primary_key=True),
+    Column("agency", LargeBinary(32), primary_key=True),
+    Column("holds", Integer, nullable=False),
+    Index("ix_case_holders_agency", "agency", "holds"),
+    sqlite_with_rowid=False,
+)
+# Grants made after intake (a referral, a member added later): one per member key and case.
+case_grants = Table(
+    "case_grants",
+    metadata,
+    Column("commitment", LargeBinary(32), ForeignKey("submissions.commitment"), primary_key=True),
+    Column("member_key_id", LargeBinary(8), primary_key=True),
+    Column("agency", LargeBinary(32), nullable=False),
+    Column("grant", LargeBinary(89), nullable=False),
+    sqlite_with_rowid=False,
+)
+# The service's copy of each case's on-chain referrals, in their order on chain.
+case_referrals = Table(
+    "case_referrals",
+    metadata,
+    Column("commitment", LargeBinary(32), ForeignKey("submissions.commitment"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("from_agency", LargeBinary(32), nullable=False),
+    Column("to_agency", LargeBinary(32), nullable=False),
+    Column("keep_access", Integer, nullable=False),
+    Column("referred_by", String(42), nullable=False),
+    Column("tx_hash", LargeBinary(32), nullable=False, unique=True),
+    Column("block_number", BigInteger, nullable=False),
+    sqlite_with_rowid=False,
 )
 
 # The sequencer lease: one row per lease name. Whoever holds an unexpired row is the one active

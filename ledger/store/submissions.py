@@ -7,13 +7,16 @@ the log's own writes, so a crash leaves a submission either pending or sequenced
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
+from ledger.core.agency import INTAKE, agency_id
+from ledger.errors import ProtocolError
 from ledger.store.database import connection, positional
 from ledger.store.log_store import Appended, LogStore
 from ledger.store.schema import SOURCE_API, SOURCE_DIRECT, submissions
@@ -25,6 +28,7 @@ __all__ = [
     "NewSubmission",
     "Submission",
     "SubmissionStore",
+    "new_routing_salt",
 ]
 
 # Rows that belong to a submission (a follow-up secret's hash, a sealed identity record): written
@@ -35,18 +39,35 @@ Companions = Sequence[tuple[Table, Mapping[str, Any]]]
 _IN_BATCH = 500
 _ACCEPT_SQL = (
     "INSERT INTO submissions (commitment, received_at, source, envelope, promise_signer, "
-    "promise_signature) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (commitment) DO NOTHING"
+    "promise_signature, agency, routing_salt, case_key, grants) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (commitment) DO NOTHING"
 )
+_INTAKE = agency_id(INTAKE)
+
+
+def new_routing_salt() -> bytes:
+    """32 bytes from the operating system's CSPRNG."""
+    return secrets.token_bytes(32)
 
 
 @dataclass(frozen=True)
 class NewSubmission:
+    """A tip to store. Each gets a fresh routing salt (PROTOCOL.md 16.4) unless one is given."""
+
     commitment: bytes
     received_at: int  # whole seconds: nothing finer is kept
     source: int = SOURCE_API
     envelope: bytes | None = None
     promise_signer: bytes | None = None
     promise_signature: bytes | None = None
+    agency: bytes = _INTAKE
+    routing_salt: bytes = field(default_factory=new_routing_salt)
+    case_key: bytes | None = None  # the case public key the envelope is sealed to
+    grants: bytes | None = None  # the agency's members' grants, 89 bytes each
+
+    def __post_init__(self) -> None:
+        if len(self.routing_salt) != 32 or len(self.agency) != 32:
+            raise ProtocolError("a submission's agency and routing salt are 32 bytes each")
 
 
 @dataclass(frozen=True)
@@ -72,6 +93,10 @@ def _row(m: object) -> Submission:
         envelope=None if r["envelope"] is None else bytes(r["envelope"]),
         promise_signer=None if r["promise_signer"] is None else bytes(r["promise_signer"]),
         promise_signature=None if r["promise_signature"] is None else bytes(r["promise_signature"]),
+        agency=bytes(r["agency"]),
+        routing_salt=bytes(r["routing_salt"]),
+        case_key=_opt_bytes(r["case_key"]),
+        grants=_opt_bytes(r["grants"]),
         leaf_index=None if r["leaf_index"] is None else int(r["leaf_index"]),
     )
 
@@ -141,6 +166,10 @@ class SubmissionStore:
                 i.envelope,
                 i.promise_signer,
                 i.promise_signature,
+                i.agency,
+                i.routing_salt,
+                i.case_key,
+                i.grants,
             )
             for i in items
         ]
@@ -181,6 +210,10 @@ class SubmissionStore:
                 "envelope": i.envelope,
                 "promise_signer": i.promise_signer,
                 "promise_signature": i.promise_signature,
+                "agency": i.agency,
+                "routing_salt": i.routing_salt,
+                "case_key": i.case_key,
+                "grants": i.grants,
             }
             for i in items
         ]
@@ -241,6 +274,9 @@ class SubmissionStore:
                     t.promise_signer,
                     t.promise_signature,
                     t.leaf_index,
+                    t.agency,
+                    t.routing_salt,
+                    t.case_key,
                 ).where(t.commitment == commitment)
             ).first()
         if row is None:
@@ -251,11 +287,17 @@ class SubmissionStore:
             source=int(row.source),
             promise_signer=_opt_bytes(row.promise_signer),
             promise_signature=_opt_bytes(row.promise_signature),
+            agency=bytes(row.agency),
+            routing_salt=bytes(row.routing_salt),
+            case_key=_opt_bytes(row.case_key),
             leaf_index=None if row.leaf_index is None else int(row.leaf_index),
         )
 
     def sealed_page(
-        self, after: tuple[int, bytes] | None, size: int
+        self,
+        after: tuple[int, bytes] | None,
+        size: int,
+        held: ColumnElement[bool] | None = None,
     ) -> list[tuple[bytes, int, int | None]]:
         """Up to ``size`` submissions that hold a sealed copy for the desk, as
         ``(commitment, received_at, leaf_index)``, in ``(received_at, commitment)`` order after
@@ -264,6 +306,8 @@ class SubmissionStore:
         query = select(t.commitment, t.received_at, t.leaf_index).where(
             t.source == SOURCE_API, t.envelope.is_not(None)
         )
+        if held is not None:  # only the cases one agency holds (``CaseStore.held_by``)
+            query = query.where(held)
         if after is not None:
             received_at, commitment = after
             query = query.where(

@@ -1,11 +1,12 @@
 """Anonymous follow-up in the browser, against the real service and chain.
 
 A reporter sends a tip from the Thai page and gets a follow-up secret with the receipt (shown,
-in the downloaded receipt, in the QR code). A reviewer, signed in with Sign-In with Ethereum as a
-holder of REVIEWER_ROLE (granted on chain by the devchain's admin), seals a question at the desk
-and posts it through the desk API, and records "under review" on chain; the reporter's page shows
-both, the reporter answers, and the desk opens the answer with its private key. The secret goes
-only in an Authorization header: never in a URL, a cookie or localStorage.
+in the downloaded receipt, in the QR code). The intake desk's member (the key file `tipledger
+devchain` made), signed in with Sign-In with Ethereum, opens the case key from their grant, seals
+a question on their machine and posts it through the desk API, and records "under review" on
+chain; the reporter's page shows both, the reporter answers, and the member opens the answer
+with the case key. The secret goes only in an Authorization header: never in a URL, a cookie or
+localStorage.
 """
 
 from __future__ import annotations
@@ -18,21 +19,23 @@ from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
-from eth_account.signers.local import LocalAccount
 
-from ledger.chain.anvil import dev_accounts
 from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import DeskClient
 from ledger.core.encoding import from_hex, to_hex
 from ledger.core.receipt import Receipt
-from ledger.desk.keys import load_private_key, public_key_from_text
+from ledger.desk.member import case_key, routing_proof
+from ledger.desk.member_keys import MemberKey, load_member_key
 from ledger.followup.secrets import (
     FROM_REPORTER,
     FROM_REVIEWER,
+    key_id,
     new_message_id,
     open_message,
     seal_message,
 )
+from ledger.log.intake import INTAKE_ID
+from ledger.ops.devnet import INTAKE_MEMBER_KEY, INTAKE_MEMBER_PASSPHRASE
 
 from .conftest import (
     PHONE,
@@ -56,25 +59,25 @@ UNDER_REVIEW = 1
 
 
 @pytest.fixture(scope="module")
-def reviewer(contract: TipLedgerContract) -> LocalAccount:
-    admin, account = dev_accounts(6)[0], dev_accounts(6)[5]
-    if not contract.has_role("REVIEWER_ROLE", account.address):
-        contract.grant_role(admin, "REVIEWER_ROLE", account.address)
-    return account
+def member(services: Services) -> MemberKey:
+    """The intake desk's member, from the key file the first `tipledger devchain` made."""
+    passphrase = (services.home / INTAKE_MEMBER_PASSPHRASE).read_text().strip()
+    return load_member_key(services.home / INTAKE_MEMBER_KEY, passphrase)
 
 
-def desk_private_key(services: Services) -> X25519PrivateKey:
-    """The review desk's private key, as the first `tipledger serve` left it for the desk."""
-    passphrase = (services.home / "review-desk-passphrase.txt").read_text().strip()
-    return load_private_key(services.home / "review-desk-private.pem", passphrase)
+def open_case(desk: DeskClient, member: MemberKey, commitment: str) -> X25519PrivateKey:
+    """The case key, from the member's grant of it (as `tipledger review` opens it)."""
+    tip = desk.call("GET", f"/v1/review/tips/{commitment}")
+    return case_key(tip, from_hex(commitment, 32), member.x25519_private)
 
 
-def ask(desk: DeskClient, services: Services, commitment: str, text: str) -> str:
-    """A question sealed on the reviewer's machine (to the reporter's key and the desk's) and
+def ask(desk: DeskClient, member: MemberKey, commitment: str, text: str) -> str:
+    """A question sealed on the member's machine (to the reporter's key and the case key) and
     posted through the desk API, as `tipledger review ask` does."""
+    case_public = open_case(desk, member, commitment).public_key()
     thread = desk.call("GET", f"/v1/review/tips/{commitment}/messages")
+    assert thread["desk_key_id"] == key_id(case_public).hex()
     reporter_key = X25519PublicKey.from_public_bytes(from_hex(thread["reporter_key"], 32))
-    desk_key = public_key_from_text((services.home / "desk-public.txt").read_text())
     message_id = new_message_id()
     fields: dict[str, Any] = {
         "commitment": from_hex(commitment, 32),
@@ -88,7 +91,7 @@ def ask(desk: DeskClient, services: Services, commitment: str, text: str) -> str
         json={
             "id": to_hex(message_id),
             "to_reporter": base64.b64encode(seal_message(reporter_key, **fields)).decode(),
-            "to_desk": base64.b64encode(seal_message(desk_key, **fields)).decode(),
+            "to_desk": base64.b64encode(seal_message(case_public, **fields)).decode(),
         },
     )
     return str(sent["id"])
@@ -215,7 +218,7 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
     services: Services,
     artifacts: Path,
     contract: TipLedgerContract,
-    reviewer: LocalAccount,
+    member: MemberKey,
 ) -> None:
     page, recorder = tab
     send_tip(page, services, TIP + " " + os.urandom(4).hex())
@@ -223,9 +226,14 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
     commitment = page.inner_text("#commitment").strip()
     page.wait_for_selector("body[data-receipt-state=anchored]", timeout=ANCHOR_TIMEOUT)
 
-    with DeskClient(services.url, reviewer) as desk:
-        ask(desk, services, commitment, QUESTION)
-        contract.record_review(reviewer, from_hex(commitment, 32), UNDER_REVIEW, b"\0" * 32)
+    with DeskClient(services.url, member.eth_account) as desk:
+        ask(desk, member, commitment, QUESTION)
+        # the case's first review shows the contract its routing (the proof the service gives)
+        proof = routing_proof(desk.call("GET", f"/v1/review/tips/{commitment}"))
+        entry = from_hex(commitment, 32)
+        contract.record_review(
+            member.eth_account, entry, INTAKE_ID, UNDER_REVIEW, b"\0" * 32, proof
+        )
 
         # From the receipt page to the follow-up, which opens at once with the tab's receipt.
         page.click("#follow-up-link")
@@ -246,12 +254,12 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
         assert messages_on_page(page) == [("reviewer", QUESTION), ("reporter", ANSWER)]
         assert page.input_value("#reply-text") == ""
 
-        # ... and reaches the desk, sealed to the desk's key: the desk opens it.
+        # ... and reaches the desk, sealed to the case key: the member opens it with it.
         thread = desk.call("GET", f"/v1/review/tips/{commitment}/messages")
         answers = [m for m in thread["messages"] if m["from"] == "reporter"]
         assert len(answers) == 1
         opened = open_message(
-            desk_private_key(services),
+            open_case(desk, member, commitment),
             base64.b64decode(answers[0]["sealed"]),
             commitment=from_hex(commitment, 32),
             message_id=from_hex(answers[0]["id"], 16),
@@ -260,7 +268,7 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
         assert opened == ANSWER
 
         # A later question appears when the reporter checks for new messages.
-        ask(desk, services, commitment, SECOND_QUESTION)
+        ask(desk, member, commitment, SECOND_QUESTION)
     page.click("#refresh-button")
     page.wait_for_function("() => document.body.dataset.messages === '3'", timeout=20_000)
     assert messages_on_page(page)[-1] == ("reviewer", SECOND_QUESTION)

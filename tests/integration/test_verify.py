@@ -10,16 +10,19 @@ from ledger.core.receipt import Receipt
 from ledger.log.anchoring import Anchorer
 from ledger.log.receipts import inclusion_for, make_promise
 from ledger.store import LogStore, open_database
+from ledger.store.submissions import NewSubmission, SubmissionStore
 from ledger.verify import verify_receipt
 
-from .chain_support import DeployedLedger
+from .chain_support import DeployedLedger, add_intake
 
 
 def anchored_receipt(deployed: DeployedLedger, tmp_path, document: bytes, chain_id: int) -> Receipt:  # type: ignore[no-untyped-def]
+    add_intake(deployed.contract, deployed.admin, deployed.reviewers[0])
     store = LogStore(open_database(f"sqlite:///{tmp_path / 'ledger.sqlite3'}"))
     salt = new_salt()
     entry = commitment(salt, content_digest(document), ZERO_AUTHOR)
-    store.append([entry])
+    SubmissionStore(store).accept([NewSubmission(entry, int(time.time()))])  # to intake
+    SubmissionStore(store).sequence(1)
     outcome = Anchorer(store, deployed.contract, deployed.anchorer).anchor()
     assert outcome is not None
     address = deployed.deployment.address

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -25,9 +26,15 @@ from web3 import Web3
 
 from api.main import create_app, uvicorn_config
 from ledger.chain.anvil import Devchain
+from ledger.chain.contract import TipLedgerContract
 from ledger.chain.deploy import Deployment, deploy
+from ledger.cli.api_client import DeskClient
 from ledger.config import Settings
+from ledger.core.encoding import from_hex
+from ledger.core.hpke import public_bytes
 from ledger.desk.keys import generate_desk_keypair
+from ledger.desk.member import case_key
+from ledger.log.intake import INTAKE_ID
 from ledger.service import LedgerService
 
 MAX_BODY = 64 * 1024  # small, so the 413 tests need little data
@@ -52,6 +59,16 @@ class Server:
 
     def client(self) -> httpx.Client:
         return httpx.Client(base_url=self.url, timeout=30)
+
+    def desk_tip(self, commitment: str) -> dict[str, Any]:
+        """GET /v1/review/tips/{commitment}, signed in as the intake member (accounts[2])."""
+        with DeskClient(self.url, self.accounts[2]) as desk:
+            tip: dict[str, Any] = desk.call("GET", f"/v1/review/tips/{commitment}")
+        return tip
+
+    def case_key(self, commitment: str) -> X25519PrivateKey:
+        """The case key of a tip held by intake, from the intake member's grant."""
+        return case_key(self.desk_tip(commitment), from_hex(commitment, 32), self.desk_private)
 
 
 class _Capture(logging.Handler):
@@ -127,12 +144,18 @@ def server(
         challenges_per_source=10_000,
     )
     desk = generate_desk_keypair()
+    # The intake desk, with accounts[2] (the reviewer of these tests) its one member, whose
+    # X25519 key is ``desk``: every tip is granted to it (tests open grants with ``desk_private``).
+    contract = TipLedgerContract(w3, deployment.address)
+    contract.add_agency(admin, INTAKE_ID, "ศูนย์รับเรื่องร้องเรียนกลาง", "National intake desk")
+    contract.add_member(
+        admin, INTAKE_ID, devchain.accounts[2].address, public_bytes(desk.public_key())
+    )
     service = LedgerService(
         settings=settings,
         deployment=deployment,
         w3=w3,
         anchorer=anchorer,
-        desk_key=desk.public_key(),
     )
     app = create_app(service)
     logs: list[str] = []

@@ -24,6 +24,7 @@ from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest, new_
 from ledger.core.encoding import from_hex, to_hex
 from ledger.core.receipt import Receipt
 from ledger.desk.envelope import open_tip
+from ledger.errors import EnvelopeError
 from ledger.store.schema import submissions
 from ledger.verify import verify_receipt
 
@@ -246,8 +247,11 @@ def test_the_database_holds_only_ciphertext(server: Server, client: httpx.Client
             assert marker not in data, path
             assert salt not in data, path
             assert content_digest(document) not in data, path
-    # ... yet the review desk, and only it, opens it
-    opened = open_tip(server.desk_private, envelope, commitment_bytes)
+    # ... yet a member of the agency holding the case opens it, with their grant of its key
+    # (the envelope is sealed to the case key, not to the member's own)
+    with pytest.raises(EnvelopeError):
+        open_tip(server.desk_private, envelope, commitment_bytes)
+    opened = open_tip(server.case_key(accepted["commitment"]), envelope, commitment_bytes)
     assert opened.document == document
     assert opened.salt == salt
     assert to_hex(opened.author) == AUTHOR.lower()

@@ -2,7 +2,7 @@
 
 The secret comes back once (in the answer and the receipt) and is stored only as an Argon2id
 hash; a wrong or missing secret and an unknown tip all get the same 401; every message is stored
-sealed (to the reporter's key and to the desk's), with no plaintext anywhere in the database.
+sealed (to the reporter's key and to the case key), with no plaintext anywhere in the database.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from sqlalchemy import create_engine, func, select
 from ledger.core.commitment import new_salt
 from ledger.core.encoding import from_hex, to_hex
 from ledger.core.receipt import Receipt
+from ledger.errors import EnvelopeError
 from ledger.followup.secrets import (
     FROM_REPORTER,
     FROM_REVIEWER,
@@ -149,7 +150,9 @@ def test_messages_both_ways_are_sealed_at_rest(server: Server, client: httpx.Cli
     marker_answer = "ANSWER-" + os.urandom(8).hex()
     marker_question = "QUESTION-" + os.urandom(8).hex()
 
-    # a reviewer's question, sealed at the desk (as `tipledger review ask` does) ...
+    # a member's question, sealed on their machine to the reporter and to the case key (as
+    # `tipledger review ask` does) ...
+    case = server.case_key(commitment_hex)
     reporter_public = reporter_key(secret, commitment).public_key()
     message_id = new_message_id()
     sealed = {
@@ -163,7 +166,7 @@ def test_messages_both_ways_are_sealed_at_rest(server: Server, client: httpx.Cli
         reviewer=server.accounts[2].address,
         message_id=message_id,
         to_reporter=seal_message(reporter_public, **sealed),  # type: ignore[arg-type]
-        to_desk=seal_message(server.desk_private.public_key(), **sealed),  # type: ignore[arg-type]
+        to_desk=seal_message(case.public_key(), **sealed),  # type: ignore[arg-type]
     )
     # ... and the reporter's answer over HTTP
     response = client.post(
@@ -197,10 +200,19 @@ def test_messages_both_ways_are_sealed_at_rest(server: Server, client: httpx.Cli
             assert marker_question.encode() not in value
     answer = next(m for m in stored if m.sender == FROM_REPORTER)
     assert answer.reviewer is None
-    # the desk opens its copy with its private key; the reporter's copy needs the secret
-    assert (
+    # the desk's copy opens with the case key (granted to the members), not the member's own
+    # key; the reporter's copy needs the secret
+    with pytest.raises(EnvelopeError):
         open_message(
             server.desk_private,
+            bytes(answer.to_desk),
+            commitment=commitment,
+            message_id=bytes(answer.id),
+            sender=FROM_REPORTER,
+        )
+    assert (
+        open_message(
+            case,
             bytes(answer.to_desk),
             commitment=commitment,
             message_id=bytes(answer.id),

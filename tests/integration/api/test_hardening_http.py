@@ -20,13 +20,16 @@ from pathlib import Path
 
 import pytest
 import uvicorn
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from web3 import Web3
 
 from api.main import create_app, uvicorn_config
 from ledger.chain.anvil import Devchain
+from ledger.chain.contract import TipLedgerContract
 from ledger.chain.deploy import deploy
 from ledger.config import Settings
-from ledger.desk.keys import generate_desk_keypair
+from ledger.core.hpke import public_bytes
+from ledger.log.intake import INTAKE_ID
 from ledger.service import LedgerService
 
 from .conftest import serving
@@ -88,12 +91,16 @@ def edge(
             body_min_rate=1024,
             max_connections=MAX_CONNECTIONS,
         )
+        # Tips need an agency with a member to seal to: the intake desk, one member.
+        contract = TipLedgerContract(w3, deployment.address)
+        contract.add_agency(admin, INTAKE_ID, "ศูนย์รับเรื่องร้องเรียนกลาง", "National intake desk")
+        member = X25519PrivateKey.generate().public_key()
+        contract.add_member(admin, INTAKE_ID, devchain.accounts[2].address, public_bytes(member))
         service = LedgerService(
             settings=settings,
             deployment=deployment,
             w3=w3,
             anchorer=anchorer,
-            desk_key=generate_desk_keypair().public_key(),
         )
         # A long keep-alive, so the connection-cap test can hold connections open at rest.
         config = uvicorn_config(

@@ -1,9 +1,10 @@
 """Every privileged route refuses anonymous callers (401) and callers without its role (403).
 
 The routes are found, not listed: every route of every router in ``api.routes`` whose
-dependency tree holds ``require_role(...)`` (``ReviewerDep``, ``CustodianDep``, ``AdminDep``) or
-the plain session (``SessionDep``) gets its own test, so a route another feature adds is covered
-the day it is added. A second test holds that list equal to what ``create_app`` really serves.
+dependency tree holds ``require_role(...)`` (``ReviewerDep``, ``CustodianDep``, ``AdminDep``,
+``MemberDep``: a member of some agency) or the plain session (``SessionDep``) gets its own
+test, so a route another feature adds is covered the day it is added. A second test holds
+that list equal to what ``create_app`` really serves.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from starlette.routing import BaseRoute
 import api.routes
 from api import auth
 from api.main import create_app
-from ledger.auth.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, REVIEWER_ROLE
+from ledger.auth.sessions import ADMIN_ROLE, CUSTODIAN_ROLE, MEMBER, REVIEWER_ROLE
 from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import sign_in
 
@@ -104,13 +105,16 @@ ROUTES = sorted(privileged(_routers()), key=str)
 
 @pytest.fixture(scope="module")
 def tokens(server: Server) -> dict[str, str]:
-    """Sessions of addresses that hold exactly one role each (and of the admin)."""
+    """Sessions of addresses that hold exactly one role each (and of the admin); none of
+    them is a member of any agency."""
     contract = TipLedgerContract(server.w3, server.deployment.address)
     reviewer_only: LocalAccount = server.accounts[6]
     custodian_only: LocalAccount = server.accounts[7]
     for role, account in ((REVIEWER_ROLE, reviewer_only), (CUSTODIAN_ROLE, custodian_only)):
         if not contract.has_role(role, account.address):
             contract.grant_role(server.admin, role, account.address)
+    for account in (reviewer_only, custodian_only, server.admin):
+        assert contract.memberships_of(account.address) == []
     with httpx.Client(base_url=server.url, timeout=30) as http:
         return {
             REVIEWER_ROLE: sign_in(http, reviewer_only),
@@ -120,8 +124,14 @@ def tokens(server: Server) -> dict[str, str]:
 
 
 def _without(role: str, tokens: dict[str, str]) -> str:
-    """A session whose address holds some role, but not ``role``."""
+    """A session whose address holds some role, but not ``role`` (for ``MEMBER``: a signed-in
+    address that is a member of no agency)."""
     return tokens[CUSTODIAN_ROLE] if role == REVIEWER_ROLE else tokens[REVIEWER_ROLE]
+
+
+def _refusal(role: str) -> str:
+    """What the 403 says of the missing role."""
+    return "is not a member of any agency" if role == MEMBER else role
 
 
 def test_the_routes_found_are_the_routes_served(server: Server) -> None:
@@ -129,7 +139,8 @@ def test_the_routes_found_are_the_routes_served(server: Server) -> None:
     assert served == set(ROUTES), served ^ set(ROUTES)
     needs = {r.needs for r in ROUTES}
     assert REVIEWER_ROLE in needs
-    assert any(r.path.startswith("/v1/review/") for r in ROUTES)
+    assert MEMBER in needs
+    assert {r.needs for r in ROUTES if r.path.startswith("/v1/review/")} == {MEMBER}
     assert any(r.path == "/v1/auth/session" for r in ROUTES)
 
 
@@ -153,4 +164,4 @@ def test_callers_without_the_role_get_403(
             route.method, route.url, headers={"Authorization": f"Bearer {token}"}
         )
     assert response.status_code == 403, (route, response.text)
-    assert route.needs in response.json()["detail"]
+    assert _refusal(route.needs) in response.json()["detail"]

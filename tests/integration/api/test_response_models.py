@@ -19,17 +19,21 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 from fastapi.routing import APIRoute, iter_route_contexts
 from pydantic import BaseModel
 
 from api.main import create_app
-from ledger.auth.sessions import REVIEWER_ROLE, Challenge
+from ledger.auth.sessions import MEMBER, REVIEWER_ROLE, Challenge
 from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import sign_in
+from ledger.core.agency import agency_id
 from ledger.core.encoding import from_hex, to_hex
+from ledger.core.hpke import public_bytes
 from ledger.core.receipt import Receipt
+from ledger.desk.member import case_key, grants_for, routing_proof
 from ledger.followup.secrets import (
     FROM_REVIEWER,
     new_message_id,
@@ -37,6 +41,7 @@ from ledger.followup.secrets import (
     reporter_key,
     seal_message,
 )
+from ledger.log.intake import INTAKE_ID
 
 from .conftest import Server
 
@@ -63,6 +68,10 @@ COVERED: set[Route] = {
     ("GET", "/v1/review/tips/{commitment}"),
     ("GET", "/v1/review/tips/{commitment}/messages"),
     ("POST", "/v1/review/tips/{commitment}/messages"),
+    ("POST", "/v1/review/tips/{commitment}/referrals"),
+    ("POST", "/v1/review/tips/{commitment}/grants"),
+    ("GET", "/v1/agencies"),
+    ("GET", "/v1/agencies/{agency}"),
 }
 
 
@@ -118,11 +127,12 @@ class Answers:
         status: int,
         *,
         commitment: str | None = None,
+        agency: str | None = None,
         **kwargs: Any,
     ) -> dict[str, Any]:
         route = (method, template)
         assert route in COVERED or status >= 400, f"{route} is not in COVERED"
-        url = template.replace("{commitment}", commitment or "")
+        url = template.replace("{commitment}", commitment or "").replace("{agency}", agency or "")
         return self.check(route, self.http.request(method, url, **kwargs), status)
 
 
@@ -139,8 +149,8 @@ def grant_reviewer(server: Server, account: LocalAccount) -> None:
 
 @pytest.fixture
 def reviewer(server: Server) -> Iterator[dict[str, str]]:
+    """The session of accounts[2], the intake desk's one member (no role needed)."""
     account = server.accounts[2]
-    grant_reviewer(server, account)
     with server.client() as http:
         yield {"Authorization": f"Bearer {sign_in(http, account)}"}
 
@@ -287,6 +297,7 @@ def test_challenge_and_sessions(server: Server, answers: Answers) -> None:
         json={"message": text, "signature": to_hex(bytes(signature))},
     )
     assert REVIEWER_ROLE in session["roles"]
+    assert MEMBER in session["roles"]  # accounts[2] is the intake desk's member
     me = answers.call(
         "GET", "/v1/auth/session", 200, headers={"Authorization": f"Bearer {session['token']}"}
     )
@@ -313,10 +324,12 @@ def test_follow_up_and_review_desk(
     pending = answers.call("GET", desk, 200, commitment=commitment, headers=reviewer)
     assert pending["review"] is None
 
-    # a question sealed as the desk seals it, to the reporter's key the thread gives
+    # a question sealed as a member seals it: to the reporter's key the thread gives, and to
+    # the case key opened from the member's grant
     thread = answers.call("GET", desk + "/messages", 200, commitment=commitment, headers=reviewer)
     assert thread["messages"] == []
     entry = from_hex(commitment, 32)
+    case = case_key(pending, entry, server.desk_private)
     message_id = new_message_id()
     sealed: dict[str, Any] = {
         "commitment": entry,
@@ -334,7 +347,7 @@ def test_follow_up_and_review_desk(
         json={
             "id": to_hex(message_id),
             "to_reporter": b64(seal_message(key, **sealed)),
-            "to_desk": b64(seal_message(server.desk_private.public_key(), **sealed)),
+            "to_desk": b64(seal_message(case.public_key(), **sealed)),
         },
     )
     answers.call(
@@ -348,8 +361,11 @@ def test_follow_up_and_review_desk(
 
     # anchored and under review on chain: every field of the answers is filled in
     anchored(answers, commitment)
+    served = answers.call("GET", desk, 200, commitment=commitment, headers=reviewer)
+    proof = routing_proof(served)
+    assert proof is not None
     contract = TipLedgerContract(server.w3, server.deployment.address)
-    contract.record_review(server.accounts[2], entry, 1, bytes(32))
+    contract.record_review(server.accounts[2], entry, INTAKE_ID, 1, bytes(32), proof)
     deadline = time.monotonic() + 30
     while True:
         view = answers.call("GET", follow_up, 200, commitment=commitment, headers=reporter)
@@ -361,7 +377,11 @@ def test_follow_up_and_review_desk(
     assert [m["from"] for m in view["messages"]] == ["reviewer", "reporter"]
     shown = answers.call("GET", desk, 200, commitment=commitment, headers=reviewer)
     assert shown["inclusion"] is not None
+    assert shown["routing"] is not None
+    assert shown["grant"] is not None
+    assert shown["case_key"] == to_hex(public_bytes(case.public_key()))
     assert shown["review"]["reviewer"] == server.accounts[2].address
+    assert shown["latest_review"] == shown["review"]
     thread = answers.call("GET", desk + "/messages", 200, commitment=commitment, headers=reviewer)
     assert [m["from"] for m in thread["messages"]] == ["reviewer", "reporter"]
     under_review = answers.call(
@@ -374,6 +394,85 @@ def test_follow_up_and_review_desk(
     listed = {t["commitment"]: t for t in under_review["tips"]}
     if commitment in listed:  # the first page may end before it
         assert listed[commitment]["anchored"] is True
+
+
+# --- agencies, grants and referral ---------------------------------------------------------------
+
+PACC = agency_id("pacc")
+
+
+def test_agencies_grants_and_a_referral(
+    server: Server, answers: Answers, reviewer: dict[str, str]
+) -> None:
+    contract = TipLedgerContract(server.w3, server.deployment.address)
+    contract.add_agency(server.admin, PACC, "สำนักงาน ป.ป.ท.", "PACC")
+    member_key = X25519PrivateKey.generate().public_key()
+    contract.add_member(server.admin, PACC, server.accounts[3].address, public_bytes(member_key))
+    deadline = time.monotonic() + 30
+    while True:  # the service reads the agencies from chain at most a second old
+        listed = answers.call("GET", "/v1/agencies", 200)["agencies"]
+        if "pacc" in {a["id"] for a in listed}:
+            break
+        assert time.monotonic() < deadline, "the new agency was not listed"
+        time.sleep(0.2)
+    intake = answers.call("GET", "/v1/agencies/{agency}", 200, agency="intake")
+    assert [m["address"] for m in intake["members"]] == [server.accounts[2].address]
+    assert intake["active"] is True
+
+    accepted = submit(answers, b"to be referred " + os.urandom(4).hex().encode())
+    commitment, entry = accepted["commitment"], from_hex(accepted["commitment"], 32)
+    anchored(answers, commitment)
+    desk = "/v1/review/tips/{commitment}"
+    served = answers.call("GET", desk, 200, commitment=commitment, headers=reviewer)
+    case = case_key(served, entry, server.desk_private)
+    # a re-grant to the agency's members, made on the member's machine
+    regranted = answers.call(
+        "POST",
+        desk + "/grants",
+        201,
+        commitment=commitment,
+        headers=reviewer,
+        json={"grants": [b64(g) for g in grants_for(contract.members(INTAKE_ID), case, entry)]},
+    )
+    assert regranted == {"commitment": commitment, "agency": "intake", "grants": 1}
+    # refer() on chain by the member, then the grants for the receiving agency's members
+    result = contract.refer(server.accounts[2], entry, INTAKE_ID, PACC, True, routing_proof(served))
+    receivers = contract.members(PACC)
+    grants = [b64(g) for g in grants_for(receivers, case, entry)]
+    beyond = answers.call(  # a block the chain does not have yet: not found, not a chain error
+        "POST",
+        desk + "/referrals",
+        404,
+        commitment=commitment,
+        headers=reviewer,
+        json={
+            "tx_hash": to_hex(result.tx_hash),
+            "block_number": result.block_number + 10_000,
+            "grants": grants,
+        },
+    )
+    assert "beyond the chain's latest block" in beyond["detail"]
+    stored = answers.call(
+        "POST",
+        desk + "/referrals",
+        201,
+        commitment=commitment,
+        headers=reviewer,
+        json={
+            "tx_hash": to_hex(result.tx_hash),
+            "block_number": result.block_number,
+            "grants": grants,
+        },
+    )
+    assert stored == {
+        "commitment": commitment,
+        "from_agency": "intake",
+        "to_agency": "pacc",
+        "keep_access": True,
+        "grants": len(receivers),
+    }
+    shown = answers.call("GET", desk, 200, commitment=commitment, headers=reviewer)
+    assert shown["holders"] == ["intake", "pacc"]
 
 
 # --- refusals ------------------------------------------------------------------------------------
@@ -389,6 +488,8 @@ def test_follow_up_and_review_desk(
         ("GET", "/v1/log/entries", 422, {"params": {"start": "x", "end": 1}}),
         ("POST", "/v1/verify", 422, {"json": {"receipt": {"format": "nope"}}}),
         ("GET", "/v1/review/tips", 401, {}),
+        ("GET", "/v1/agencies/{agency}", 404, {"agency": "nope"}),
+        ("GET", "/v1/agencies/{agency}", 422, {"agency": "Not-A-Slug"}),
     ],
 )
 def test_refusals_are_error_models(

@@ -1,10 +1,11 @@
 """The review desk end to end, on a real Anvil and over real HTTP (SQLite and PostgreSQL).
 
-A reviewer signs in with their key, lists the tips awaiting review, opens one with the desk key
-and checks it against the chain (``tipledger review show``), asks the reporter a question sealed
-on their own machine, reads the answer, and records a decision on chain with their own key;
-the reporter then sees the outcome. A tampered envelope and a proof the chain refutes are
-caught.
+A member of the intake desk signs in with their member key file, lists the cases awaiting
+review, opens one with their grant of its case key and checks it against the chain
+(``tipledger review show``), asks the reporter a question sealed on their own machine, reads the
+answer, and records a decision on chain with their own key; the reporter then sees the outcome.
+A tampered envelope and a proof the chain refutes are caught; a member of an agency that does
+not hold the case, and an address that is no member, are refused.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from eth_account.signers.local import LocalAccount
 from sqlalchemy import create_engine, update
 from typer.testing import CliRunner
@@ -27,17 +29,21 @@ from ledger.chain.client import connect
 from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import DeskClient, ServiceError
 from ledger.cli.app import app
+from ledger.core.agency import agency_id
 from ledger.core.encoding import from_hex, to_hex
 from ledger.desk.check import check_tip
-from ledger.desk.keys import save_private_key
-from ledger.ops.keyfiles import save_dev_key
+from ledger.desk.member import case_key, routing_proof
+from ledger.desk.member_keys import MemberKey, save_member_key
+from ledger.errors import ContractRevertedError
+from ledger.ops.key_pair_file import MIN_SCRYPT_N
 from ledger.store.schema import submissions
 
 from .conftest import Server
 
 pytestmark = pytest.mark.chain
 
-PASSPHRASE = "desk passphrase for the test"
+PASSPHRASE = "member passphrase for the test"
+PACC = agency_id("pacc")  # an agency of its own, holding none of these cases
 
 
 def b64(data: bytes) -> str:
@@ -48,23 +54,26 @@ def _contract(server: Server) -> TipLedgerContract:
     return TipLedgerContract(server.w3, server.deployment.address)
 
 
+def member_key_file(path: Path, x25519: X25519PrivateKey, account: LocalAccount) -> Path:
+    save_member_key(path, MemberKey(x25519, account), PASSPHRASE, scrypt_n=MIN_SCRYPT_N)
+    return path
+
+
 class Desk:
-    """The reviewer's machine: their key file, the desk key file, and the CLI."""
+    """The member's machine: their member key file (the intake member's X25519 key and
+    Ethereum account), and the CLI."""
 
     def __init__(self, server: Server, reviewer: LocalAccount, home: Path) -> None:
         self.server = server
         self.reviewer = reviewer
         self.home = home
-        self.key_file = home / "reviewer-key.json"
-        save_dev_key(self.key_file, reviewer)
-        self.desk_key = home / "desk.pem"
-        save_private_key(self.desk_key, server.desk_private, PASSPHRASE)
+        self.key_file = member_key_file(home / "member-key.json", server.desk_private, reviewer)
         self.runner = CliRunner()
 
     def run(self, *args: str, key_file: Path | None = None) -> Any:
         env = {
             "TIPLEDGER_HOME": str(self.home / "home"),
-            "TIPLEDGER_DESK_PASSPHRASE": PASSPHRASE,
+            "TIPLEDGER_MEMBER_PASSPHRASE": PASSPHRASE,
             "TIPLEDGER_PUBLIC_URL": self.server.url,
             "TIPLEDGER_RPC_URL": self.server.rpc_url,
             "NO_COLOR": "1",
@@ -72,14 +81,7 @@ class Desk:
         }
         command, *rest = args
         chain = ["--rpc", self.server.rpc_url, "--contract", self.server.deployment.address]
-        desk = ["--desk-key", str(self.desk_key)]
-        extra = {
-            "show": chain + desk,
-            "decide": chain,
-            "ask": desk,
-            "messages": desk,
-            "list": [],
-        }[command]
+        extra = {"show": chain, "decide": chain, "ask": [], "messages": [], "list": []}[command]
         return self.runner.invoke(
             app,
             ["review", command, *rest, "--key-file", str(key_file or self.key_file), *extra],
@@ -90,11 +92,18 @@ class Desk:
 
 @pytest.fixture
 def desk(server: Server, tmp_path: Path) -> Desk:
-    reviewer = server.accounts[2]
+    """accounts[2], the intake desk's one member (no role: membership is what counts)."""
+    return Desk(server, server.accounts[2], tmp_path)
+
+
+@pytest.fixture(scope="module")
+def other_agency(server: Server) -> tuple[LocalAccount, X25519PrivateKey]:
+    """A member of another agency, 'pacc', which holds none of these cases."""
+    account, x25519 = server.accounts[3], X25519PrivateKey.generate()
     contract = _contract(server)
-    if not contract.has_role("REVIEWER_ROLE", reviewer.address):
-        contract.grant_role(server.admin, "REVIEWER_ROLE", reviewer.address)
-    return Desk(server, reviewer, tmp_path)
+    contract.add_agency(server.admin, PACC, "สำนักงาน ป.ป.ท.", "PACC")
+    contract.add_member(server.admin, PACC, account.address, x25519.public_key().public_bytes_raw())
+    return account, x25519
 
 
 def _submit(client: httpx.Client, document: bytes) -> dict[str, Any]:
@@ -111,8 +120,8 @@ def _wait_anchored(client: httpx.Client, commitment: str) -> None:
         time.sleep(0.1)
 
 
-def _listed(desk: Desk, *options: str) -> list[str]:
-    result = desk.run("list", "--json", *options)
+def _listed(desk: Desk, *options: str, key_file: Path | None = None) -> list[str]:
+    result = desk.run("list", "--json", *options, key_file=key_file)
     assert result.exit_code == 0, result.output
     return [t["commitment"] for t in json.loads(result.stdout)]
 
@@ -189,6 +198,7 @@ def test_under_review_stays_listed_when_asked(
 ) -> None:
     accepted = _submit(client, b"Under review " + os.urandom(4).hex().encode())
     commitment = accepted["commitment"]
+    _wait_anchored(client, commitment)  # a first review shows the routing, which the anchor holds
     note = desk.home / "note.txt"
     note.write_text("Looking into it.\n")
     decided = desk.run("decide", commitment, "--status", "under_review", "--note-file", str(note))
@@ -237,54 +247,80 @@ def test_a_proof_the_chain_refutes_is_invalid(
     commitment = accepted["commitment"]
     _wait_anchored(client, commitment)
     key = from_hex(commitment, 32)
-    tip = server.service.review_desk.tip(key)
+    tip = server.desk_tip(commitment)
+    case = case_key(tip, key, server.desk_private)
     w3 = connect(server.rpc_url)
     kwargs = {"chain_id": server.deployment.chain_id, "contract": server.deployment.address}
-    assert check_tip(tip, key, server.desk_private, w3, **kwargs).ok  # type: ignore[arg-type]
+    assert check_tip(tip, key, case, w3, **kwargs).ok  # type: ignore[arg-type]
 
     # a root the chain never anchored at that size, with a proof that leads to it
     forged = json.loads(json.dumps(tip))
     forged["inclusion"]["root_hash"] = "0x" + os.urandom(32).hex()
-    checked = check_tip(forged, key, server.desk_private, w3, **kwargs)  # type: ignore[arg-type]
+    checked = check_tip(forged, key, case, w3, **kwargs)  # type: ignore[arg-type]
     assert not checked.ok
     assert "INVALID" in checked.summary()
     # a proof that does not lead to the anchored root
     forged = json.loads(json.dumps(tip))
     forged["inclusion"]["proof"] = ["0x" + os.urandom(32).hex()] + forged["inclusion"]["proof"]
-    assert not check_tip(forged, key, server.desk_private, w3, **kwargs).ok  # type: ignore[arg-type]
-    # another tip's envelope under this commitment
+    assert not check_tip(forged, key, case, w3, **kwargs).ok  # type: ignore[arg-type]
+    # another tip's envelope under this commitment (opened with its own case key)
     other = _submit(client, b"Other tip " + os.urandom(4).hex().encode())
-    swapped = dict(
-        tip, envelope=server.service.review_desk.tip(from_hex(other["commitment"], 32))["envelope"]
-    )
-    checked = check_tip(swapped, key, server.desk_private, w3, **kwargs)  # type: ignore[arg-type]
+    other_tip = server.desk_tip(other["commitment"])
+    other_case = case_key(other_tip, from_hex(other["commitment"], 32), server.desk_private)
+    swapped = dict(tip, envelope=other_tip["envelope"])
+    checked = check_tip(swapped, key, other_case, w3, **kwargs)  # type: ignore[arg-type]
+    assert not checked.ok
+    assert checked.opened is None
+    # ... and with this case's key it does not open at all
+    checked = check_tip(swapped, key, case, w3, **kwargs)  # type: ignore[arg-type]
     assert not checked.ok
     assert checked.opened is None
 
 
-def test_a_reviewer_without_the_role_cannot_decide(
-    desk: Desk, server: Server, client: httpx.Client
+def test_only_a_member_of_an_agency_holding_the_case_can_decide(
+    desk: Desk,
+    server: Server,
+    client: httpx.Client,
+    other_agency: tuple[LocalAccount, X25519PrivateKey],
 ) -> None:
     accepted = _submit(client, b"Outsider " + os.urandom(4).hex().encode())
-    outsider_key = desk.home / "outsider.json"
-    save_dev_key(outsider_key, server.accounts[9])
+    commitment = accepted["commitment"]
+    _wait_anchored(client, commitment)
     note = desk.home / "note.txt"
     note.write_text("No.\n")
-    result = desk.run(
-        "decide",
-        accepted["commitment"],
-        "--status",
-        "closed",
-        "--note-file",
-        str(note),
-        key_file=outsider_key,
+    decide = ("decide", commitment, "--status", "closed", "--note-file", str(note))
+
+    # a member of an agency that does not hold the case: the service refuses to serve it
+    pacc_key = member_key_file(desk.home / "pacc-key.json", other_agency[1], other_agency[0])
+    result = desk.run(*decide, key_file=pacc_key)
+    assert result.exit_code == 2, result.output
+    assert f"agency 'pacc' does not hold case {commitment}" in result.stderr
+    assert "403" in result.stderr
+    assert "Traceback" not in result.output
+    shown = desk.run("show", commitment, key_file=pacc_key)
+    assert shown.exit_code == 2
+    assert "does not hold case" in shown.stderr
+    # ... and the chain refuses it too, straight from the member's key with intake's proof:
+    # the routing leaf names intake, not pacc
+    proof = routing_proof(server.desk_tip(commitment))
+    with pytest.raises(ContractRevertedError) as refused:
+        _contract(server).record_review(
+            other_agency[0], from_hex(commitment, 32), PACC, 4, bytes(32), proof
+        )
+    assert refused.value.error_name == "InvalidRoutingProof"
+    # an address that is a member of no agency (and holds no role) cannot even sign in
+    outsider_key = member_key_file(
+        desk.home / "outsider.json", X25519PrivateKey.generate(), server.accounts[9]
     )
+    result = desk.run(*decide, key_file=outsider_key)
     assert result.exit_code == 2
-    assert "does not hold REVIEWER_ROLE" in result.stderr
-    assert _contract(server).review_of(from_hex(accepted["commitment"], 32)).status == 0
+    assert "is a member of no agency" in result.stderr
+    assert _contract(server).review_of(from_hex(commitment, 32)).status == 0
     listed = desk.run("list", key_file=outsider_key)
     assert listed.exit_code == 2
     assert "403" in listed.stderr
+    # the pacc member's own list has none of intake's cases
+    assert commitment not in _listed(desk, key_file=pacc_key)
 
 
 def test_bad_desk_input_is_a_clear_error(desk: Desk, client: httpx.Client) -> None:

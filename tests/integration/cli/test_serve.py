@@ -22,7 +22,9 @@ import pytest
 
 from ledger.core.receipt import Receipt
 from ledger.desk.envelope import open_tip
-from ledger.desk.keys import load_private_key
+from ledger.desk.member_keys import load_member_key, read_member_public
+from ledger.errors import EnvelopeError
+from ledger.ops.devnet import INTAKE_MEMBER_KEY, INTAKE_MEMBER_PASSPHRASE
 
 from .test_tip_to_receipt import run, start_devchain, stop
 
@@ -38,6 +40,7 @@ class Proc:
         env = {**os.environ, "TIPLEDGER_HOME": str(home), "NO_COLOR": "1", "COLUMNS": "200"}
         env.pop("TIPLEDGER_RPC_URL", None)
         env.pop("TIPLEDGER_DESK_PASSPHRASE", None)
+        env.pop("TIPLEDGER_MEMBER_PASSPHRASE", None)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "ledger.cli", *args],
             env=env,
@@ -108,23 +111,45 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Path, str
         stop(chain)
 
 
-def test_first_serve_makes_the_review_desk_key_and_says_where(
+def test_the_devchain_makes_the_intake_member_whose_key_file_opens_a_tip(
     system: tuple[Path, str, Proc],
 ) -> None:
-    home, url, serve = system
-    private = home / "review-desk-private.pem"
-    passphrase_file = home / "review-desk-passphrase.txt"
-    assert str(private) in serve.output
-    assert str(passphrase_file) in serve.output
+    home, url, _serve = system
+    key_file = home / INTAKE_MEMBER_KEY
+    passphrase_file = home / INTAKE_MEMBER_PASSPHRASE
     assert stat.S_IMODE(passphrase_file.stat().st_mode) == 0o600
-    assert stat.S_IMODE(private.stat().st_mode) == 0o600
-    assert (home / "desk-public.txt").exists()
-    # the pair works: a tip sent now opens with that key and passphrase
-    document = b"sealed to the desk made at first serve"
-    accepted = httpx.post(f"{url}/v1/tips", json={"document": base64.b64encode(document).decode()})
-    assert accepted.status_code == 202
-    commitment = bytes.fromhex(accepted.json()["commitment"][2:])
-    key = load_private_key(private, passphrase_file.read_text().strip())
+    assert stat.S_IMODE(key_file.stat().st_mode) == 0o600
+    assert not (home / "review-desk-private.pem").exists()  # no shared desk key any more
+    # the member is on chain, and the service lists its key for the intake desk
+    member = read_member_public(key_file)
+    intake = httpx.get(f"{url}/v1/agencies/intake", timeout=30).json()
+    assert [(m["address"], m["key_id"]) for m in intake["members"]] == [
+        (member.address, member.key_id)
+    ]
+    # a tip sent now opens on the member's machine with that key file and passphrase
+    document = "sealed to the intake desk's member " + os.urandom(4).hex()
+    body = {"document": base64.b64encode(document.encode()).decode()}
+    accepted = httpx.post(f"{url}/v1/tips", json=body, timeout=30)
+    assert accepted.status_code == 202, accepted.text
+    commitment = accepted.json()["commitment"]
+    shown = run(
+        home,
+        "review",
+        "show",
+        commitment,
+        "--api",
+        url,
+        "--key-file",
+        str(key_file),
+        "--passphrase-file",
+        str(passphrase_file),
+        "--json",
+    )
+    assert shown.returncode == 0, shown.stderr
+    opened = json.loads(shown.stdout)
+    assert opened["text"] == document
+    assert opened["agency"] == "intake"
+    # the envelope at rest is sealed to the case key, which the member's own key does not open
     from sqlalchemy import create_engine, select
 
     from ledger.store.schema import submissions
@@ -132,10 +157,15 @@ def test_first_serve_makes_the_review_desk_key_and_says_where(
     engine = create_engine(f"sqlite:///{home / 'ledger.sqlite3'}")
     with engine.connect() as conn:
         envelope = conn.scalar(
-            select(submissions.c.envelope).where(submissions.c.commitment == commitment)
+            select(submissions.c.envelope).where(
+                submissions.c.commitment == bytes.fromhex(commitment[2:])
+            )
         )
     engine.dispose()
-    assert open_tip(key, envelope, commitment).document == document
+    assert document.encode() not in envelope
+    own = load_member_key(key_file, passphrase_file.read_text().strip()).x25519_private
+    with pytest.raises(EnvelopeError):
+        open_tip(own, envelope, bytes.fromhex(commitment[2:]))
 
 
 def test_a_tip_over_http_verifies_with_the_cli(system: tuple[Path, str, Proc]) -> None:
@@ -223,6 +253,10 @@ def test_up_runs_chain_and_api_together(tmp_path: Path) -> None:
         code = up.stop()
     assert code == 0, up.output
     assert "stopping the devchain" in up.output
+    # the first run made the intake desk's member and said where its key file is
+    assert "made the intake desk's member key" in up.output
+    assert str(home / INTAKE_MEMBER_KEY) in up.output
+    assert str(home / INTAKE_MEMBER_PASSPHRASE) in up.output
     assert f"status       {url}/status" in up.output  # every reporter page is listed
     assert "Submit a tip:  tipledger submit --api" in up.output
     assert not (home / "served-url.txt").exists()  # a stopped service is not pointed at

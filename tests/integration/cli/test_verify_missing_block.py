@@ -20,9 +20,10 @@ from ledger.errors import MissingBlockError
 from ledger.log.anchoring import Anchorer
 from ledger.log.receipts import inclusion_for, make_promise
 from ledger.store import LogStore, open_database
+from ledger.store.submissions import NewSubmission, SubmissionStore
 from ledger.verify import verify_receipt
 
-from ..chain_support import DeployedLedger
+from ..chain_support import DeployedLedger, add_intake
 
 pytestmark = pytest.mark.chain
 
@@ -35,11 +36,13 @@ def test_verify_says_the_chain_lacks_the_receipts_block(
     url = deployed.devchain.rpc_url
     chain_id = deployed.deployment.chain_id
     address = deployed.deployment.address
+    add_intake(deployed.contract, deployed.admin, deployed.reviewers[0])
     before = rpc_request(url, "evm_snapshot")  # after the deploy: the contract stays
     store = LogStore(open_database(f"sqlite:///{tmp_path / 'ledger.sqlite3'}"))
     salt = new_salt()
     entry = commitment(salt, content_digest(TIP), ZERO_AUTHOR)
-    store.append([entry])
+    SubmissionStore(store).accept([NewSubmission(entry, int(time.time()))])  # to intake
+    SubmissionStore(store).sequence(1)
     outcome = Anchorer(store, deployed.contract, deployed.anchorer).anchor()
     assert outcome is not None
     receipt = Receipt.create(

@@ -30,8 +30,7 @@ from ledger.chain.deploy import Deployment
 from ledger.config import Settings
 from ledger.core.receipt import Receipt
 from ledger.core.tree import MerkleTree
-from ledger.desk.keys import generate_desk_keypair, save_public_key
-from ledger.ops.devnet import provision
+from ledger.ops.devnet import ensure_intake_desk, provision
 from ledger.store import LogStore
 from ledger.store.chain_txs import StoredTx, TxStore
 from ledger.store.database import open_database
@@ -252,13 +251,14 @@ class System:
 
 
 def build_system(home: Path, database_url: str, **settings: Any) -> System:
-    """Anvil with TipLedger deployed (``tipledger devchain``'s provisioning), a review desk key,
-    and the service, not yet started."""
+    """Anvil with TipLedger deployed and the intake agency with one member (``tipledger
+    devchain``'s provisioning), and the service, not yet started."""
     chain = Chain(home)
     chain.start()
     s = Settings(home=home, database_url=database_url)
-    deployment, _ = provision(s, connect(chain.rpc_url), chain.rpc_url)
-    save_public_key(s.desk_public_file, generate_desk_keypair().public_key())
+    w3 = connect(chain.rpc_url)
+    deployment, _ = provision(s, w3, chain.rpc_url)
+    ensure_intake_desk(s, w3, deployment)
     return System(home, database_url, chain, deployment, Service(home, database_url, **settings))
 
 

@@ -22,7 +22,6 @@ from web3 import Web3
 from api.main import create_app, uvicorn_config
 from ledger.config import Settings
 from ledger.core.encoding import from_hex
-from ledger.desk.keys import generate_desk_keypair
 from ledger.service import LedgerService
 
 from ..chain_support import DeployedLedger
@@ -163,7 +162,6 @@ def test_healthz_is_503_while_the_sequencer_waits_for_a_chain_down_at_its_start(
         deployment=deployed.deployment,
         w3=dead,
         anchorer=deployed.anchorer,
-        desk_key=generate_desk_keypair().public_key(),
     )
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))

@@ -13,7 +13,7 @@ import pytest
 from ledger.chain.client import connect
 from ledger.chain.contract import TipLedgerContract
 from ledger.config import Settings
-from ledger.ops.devnet import provision
+from ledger.ops.devnet import ensure_intake_desk, provision
 
 from .support import Load, System, check_log_against_chain, wait_all_anchored, wait_until
 
@@ -54,10 +54,13 @@ def test_a_reset_chain_stops_anchoring_with_a_clear_error_and_never_forks(
     assert all(post_tip(service.url) == 202 for _ in range(5))  # the API keeps working
 
     # `tipledger devchain` on the reset chain deploys again: same deployer and nonce, so the same
-    # address and code, but none of the history. Still refused, restarted or not.
+    # address and code, but none of the history (and registers the intake desk's member again).
+    # Still refused, restarted or not.
     s = Settings(home=system.home, database_url=system.database_url)
-    deployment, new = provision(s, connect(system.chain.rpc_url), system.chain.rpc_url)
+    w3 = connect(system.chain.rpc_url)
+    deployment, new = provision(s, w3, system.chain.rpc_url)
     assert new
+    ensure_intake_desk(s, w3, deployment)
     assert deployment.address == system.deployment.address
     wait_until("the refusal of the redeployed contract", lambda: halted_with(system, "lost"), 20)
     service.stop()
@@ -72,7 +75,6 @@ def test_a_reset_chain_stops_anchoring_with_a_clear_error_and_never_forks(
     # ... never anchored; and no receipt claims the anchors the reset chain lost.
     assert service.health()["anchored_size"] == 0
 
-    w3 = connect(system.chain.rpc_url)
     assert TipLedgerContract(w3, deployment.address).latest().tree_size == 0  # no fork
     assert w3.eth.get_transaction_count(system.deployment.anchorer, "pending") == 0  # nothing sent
     assert len(system.txs()) == txs_before  # nor even prepared

@@ -24,7 +24,7 @@ from ledger.store import LogStore
 from ledger.store.lease import Lease
 from ledger.store.submissions import NewSubmission, SubmissionStore
 
-from ..chain_support import THRESHOLD, DeployedLedger
+from ..chain_support import THRESHOLD, DeployedLedger, add_intake
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,8 @@ def rpc(chain: Devchain, method: str, *params: Any) -> Any:
 
 
 def deploy_ledger(chain: Devchain) -> DeployedLedger:
-    """A fresh TipLedger on ``chain``, roles as in the integration ``deployed`` fixture."""
+    """A fresh TipLedger on ``chain``, roles as in the integration ``deployed`` fixture, and the
+    intake agency (reviewers[0] its member) that the anchors of these tips name."""
     w3 = connect(chain.rpc_url)
     accounts = chain.accounts
     admin, anchorer = accounts[0], accounts[1]
@@ -66,7 +67,7 @@ def deploy_ledger(chain: Devchain) -> DeployedLedger:
         max_merge_delay=3600,
         disclosure_threshold=THRESHOLD,
     )
-    return DeployedLedger(
+    ledger = DeployedLedger(
         devchain=chain,
         w3=w3,
         deployment=deployment,
@@ -77,6 +78,14 @@ def deploy_ledger(chain: Devchain) -> DeployedLedger:
         custodians=tuple(accounts[4:9]),
         outsider=accounts[9],
     )
+    add_intake(ledger.contract, admin, ledger.reviewers[0])
+    return ledger
+
+
+@pytest.fixture
+def deployed(devchain: Devchain) -> DeployedLedger:
+    """The integration ``deployed`` fixture, with the intake agency."""
+    return deploy_ledger(devchain)
 
 
 def free_port() -> int:

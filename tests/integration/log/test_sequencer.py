@@ -303,7 +303,7 @@ def test_a_new_instance_resumes_the_persisted_transaction_and_nonce(
     assert plan is not None
     persisted = second.txs.prepare(
         to=private_ledger.contract.address,
-        data=private_ledger.contract.encode_anchor(plan.tree_size, plan.root_hash, plan.proof),
+        data=plan.calldata(private_ledger.contract),
         purpose="anchor",
         tree_size=plan.tree_size,
         root_hash=plan.root_hash,

@@ -17,7 +17,6 @@ from typing import Any
 import pytest
 
 from ledger.config import Settings
-from ledger.desk.keys import generate_desk_keypair
 from ledger.log.sequencer import SequencerStatus
 from ledger.service import LedgerService
 
@@ -40,7 +39,6 @@ def start_service(
         deployment=ledger.deployment,
         w3=ledger.w3,
         anchorer=ledger.anchorer,
-        desk_key=generate_desk_keypair().public_key(),
     )
     service.start()
     return service

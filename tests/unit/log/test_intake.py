@@ -8,17 +8,23 @@ import os
 import threading
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import Engine
 
+from ledger.chain.agencies import Recipients
+from ledger.chain.contract import AgencyInfo, Member
+from ledger.core.casekey import grant_member_key_id, open_grant
 from ledger.core.commitment import ZERO_AUTHOR, commitment, content_digest
 from ledger.core.eip712 import Signer, recover_promise_signer
+from ledger.core.hpke import key_id, key_id_bytes, public_bytes
 from ledger.core.receipt import Receipt
 from ledger.desk.envelope import open_tip
 from ledger.desk.keys import generate_desk_keypair
-from ledger.errors import ProtocolError
-from ledger.log.intake import Intake, IntakeClosedError
+from ledger.errors import AgencyRefusedError, ProtocolError
+from ledger.log.intake import INTAKE_ID, Intake, IntakeClosedError
 from ledger.log.receipts import ReceiptBuilder
 from ledger.store import LogStore
+from ledger.store.cases import split_grants
 from ledger.store.submissions import SubmissionStore
 
 CHAIN_ID = 31337
@@ -26,16 +32,38 @@ CONTRACT = "0x5FbDB2315678afecb367f032d93F642f64180aa3"
 AUTHOR = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 
 
+class OneAgency:
+    """The intake's chain boundary, fixed: two members of the intake desk (the chain-backed
+    directory is tested against Anvil in tests/integration)."""
+
+    def __init__(self, *members: X25519PrivateKey) -> None:
+        info = AgencyInfo(INTAKE_ID, True, "ศูนย์รับเรื่อง", "Intake", len(members))
+        self.recipients_ = Recipients(
+            info,
+            tuple(
+                Member(INTAKE_ID, AUTHOR, public_bytes(m.public_key()))
+                for m in members  # type: ignore[arg-type]
+            ),
+            tuple(m.public_key() for m in members),
+        )
+
+    def recipients(self, agency: bytes) -> Recipients:
+        if agency != INTAKE_ID:
+            raise AgencyRefusedError("there is no such agency on this channel")
+        return self.recipients_
+
+
 @pytest.fixture
 def setup(engine: Engine):  # type: ignore[no-untyped-def]
     store = SubmissionStore(LogStore(engine))
     desk = generate_desk_keypair()
+    other = generate_desk_keypair()
     signer = Signer(os.urandom(32))
     notified: list[int] = []
     intake = Intake(
         store,
         signer,
-        desk.public_key(),
+        OneAgency(desk, other),
         chain_id=CHAIN_ID,
         contract=CONTRACT,
         on_accepted=notified.append,
@@ -61,9 +89,23 @@ def test_a_tip_is_stored_sealed_and_promised(setup) -> None:  # type: ignore[no-
     assert row is not None
     assert row.envelope is not None
     assert document not in row.envelope
-    opened = open_tip(desk, row.envelope, accepted.commitment)
+    assert row.agency == INTAKE_ID
+    assert row.case_key is not None
+    assert len(row.routing_salt) == 32
+    grants = split_grants(row.grants)
+    assert len(grants) == 2  # one per member
+    assert grant_member_key_id(grants[0]) == key_id(desk.public_key())
+    case = open_grant(desk, grants[0], accepted.commitment, key_id_bytes(row.case_key))
+    opened = open_tip(case, row.envelope, accepted.commitment)
     assert (opened.document, opened.salt) == (document, accepted.salt)
     assert notified == [1]
+
+
+def test_an_unknown_agency_is_refused_and_nothing_is_stored(setup) -> None:  # type: ignore[no-untyped-def]
+    intake, store, *_ = setup
+    with pytest.raises(AgencyRefusedError, match="no such agency"):
+        intake.submit(b"tip", agency=b"nacc".ljust(32, b"\x00"))
+    assert store.pending_count() == 0
 
 
 def test_the_fast_receipt_equals_the_model(setup) -> None:  # type: ignore[no-untyped-def]
