@@ -184,10 +184,10 @@ def test_the_per_agency_summary_is_read_from_the_chain(
 
 # TipLedger's storage (bases first): AccessControl's roles (slot 0), EIP712's two fallback
 # strings (1, 2), then Agencies' _agencies (3) (tests/unit/chain/test_artifact.py reads the
-# layout). An Agency is {exists+active, nameTh, nameEn, members, position}: position is its
-# 5th slot.
+# layout). An Agency is {exists+active, members, position} (its names live only in events):
+# position is its 3rd slot.
 AGENCIES_SLOT = 3
-POSITION_OFFSET = 4
+POSITION_OFFSET = 2
 
 
 def backdoor_member(chain: DeployedLedger, agency: bytes, account: str) -> None:
