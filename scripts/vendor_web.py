@@ -40,6 +40,17 @@ PACKAGES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
     "@noble/hashes": ("noble-hashes", ("sha3.js", "sha2.js"), ("LICENSE",), "MIT"),
     "@noble/curves": ("noble-curves", ("secp256k1.js",), ("LICENSE",), "MIT"),
     "qr": ("qr", ("index.js",), ("LICENSE", "LICENSE-MIT"), "MIT OR Apache-2.0"),
+    # HPKE (RFC 9180) for sealing on the reporter's device; X25519 through its own KEM module.
+    "@hpke/core": ("hpke-core", ("esm/mod.js",), ("LICENSE",), "MIT"),
+    "@hpke/common": ("hpke-common", ("esm/mod.js",), ("LICENSE",), "MIT"),
+    "@hpke/dhkem-x25519": ("hpke-dhkem-x25519", ("esm/mod.js",), ("LICENSE",), "MIT"),
+    # Shamir over GF(2^8) for identity records sealed on the device (record version 2).
+    "shamir-secret-sharing": (
+        "shamir-secret-sharing",
+        ("esm/index.js",),
+        ("LICENSE",),
+        "Apache-2.0",
+    ),
 }
 
 # npm package -> (folder under vendor/, files copied as they are, licence files, licence name)
@@ -67,6 +78,18 @@ def _split_bare(spec: str) -> tuple[str, str] | None:
     parts = spec.split("/")
     name_len = 2 if spec.startswith("@") else 1
     return "/".join(parts[:name_len]), "/".join(parts[name_len:])
+
+
+def _exported(package: str, subpath: str) -> str:
+    """A bare import's file: the package's ``exports`` entry for the browser (``import``, never
+    ``node``) where it has one (``shamir-secret-sharing/csprng``), else the path as written."""
+    meta = json.loads((NODE_MODULES / package / "package.json").read_text(encoding="utf-8"))
+    target = (meta.get("exports") or {}).get("./" + subpath if subpath else ".")
+    if isinstance(target, dict):
+        target = target.get("browser") or target.get("import") or target.get("default")
+    if isinstance(target, str):
+        return posixpath.normpath(target)
+    return subpath
 
 
 def _version(package: str) -> str:
@@ -116,6 +139,7 @@ def build(out: Path) -> list[tuple[str, str]]:
                 target_pkg, target_rel = bare
                 if target_pkg not in PACKAGES:
                     raise SystemExit(f"vendor_web: {package}/{rel} imports unvendored {spec!r}")
+                target_rel = _exported(target_pkg, target_rel)
                 target = f"{PACKAGES[target_pkg][0]}/{target_rel}"
                 new_spec = posixpath.relpath(target, here)
                 if not new_spec.startswith("."):
