@@ -21,7 +21,12 @@ import html
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from api.routes.pages import STATIC_PREFIX, content_security_policy, security_headers
+from api.routes.pages import (
+    STATIC_PREFIX,
+    content_security_policy,
+    security_headers,
+    with_integrity,
+)
 
 DOCS_PATH = "/docs"
 SWAGGER = f"{STATIC_PREFIX}/vendor/swagger-ui"
@@ -57,12 +62,14 @@ def mount_api_docs(app: FastAPI) -> None:
     for ``/web/...``)."""
     if app.openapi_url is None:
         raise ValueError("the API documentation page needs app.openapi_url")
-    body = _PAGE.format(
+    page = _PAGE.format(
         title=html.escape(f"{app.title} API", quote=True),
         swagger=SWAGGER,
         static=STATIC_PREFIX,
         openapi=html.escape(app.openapi_url, quote=True),
-    ).encode("utf-8")
+    )
+    # The page's script and stylesheet carry Subresource Integrity, as every page's do.
+    body = with_integrity(page, app.state.web_assets).encode("utf-8")
     headers = docs_headers()
 
     async def docs(_request: Request) -> Response:

@@ -7,6 +7,8 @@
   deadlines), Thai by default, ``?lang=en`` for English (``<html lang>`` follows; the pages also
   switch in place without a reload);
 - ``/web/...``: the pages' CSS, JavaScript modules, vendored libraries and i18n texts;
+- ``/web-assets.json``: every file under ``/web/`` with its SHA-256 and its integrity, and the
+  pages' digest over them (what ``tipledger pages digest --api`` compares with a release);
 - ``/web-config.json``: the chain id, contract address, a suggested JSON-RPC URL (the verify
   page reads the chain straight from it) and which optional features the service offers, worked
   out on every request (a custodian set can be registered while the service runs)::
@@ -21,10 +23,19 @@ verify receipts in the browser against the chain. Every response from here carri
 Content-Security-Policy (scripts only from this origin, no inline code, Trusted Types, no
 framing), ``Referrer-Policy: no-referrer``, ``X-Content-Type-Options: nosniff`` and a
 Permissions-Policy that turns off every powerful feature; nothing here sets a cookie.
+
+The page code a reporter runs is the code released, as far as a browser can hold a server to it:
+every ``<script src>`` and ``<link rel=stylesheet>`` carries Subresource Integrity, and every page
+holds one import map (inline, allowed by its hash in ``script-src``, nothing else inline) giving
+the integrity of every JavaScript file served, so a module fetched by ``import`` is checked too
+and a file altered after the service started, or on the way, is refused by the browser. The
+hashes come from the bytes loaded at start, the same bytes served.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import html
 import re
 from collections.abc import Callable, Mapping
@@ -47,6 +58,7 @@ STATIC_DIR = WEB_ROOT / "static"
 TEMPLATES_DIR = WEB_ROOT / "templates"
 I18N_DIR = STATIC_DIR / "i18n"
 STATIC_PREFIX = "/web"
+ASSETS_PATH = "/web-assets.json"  # the files under STATIC_PREFIX, their hashes, the digest
 
 LANGUAGES = ("th", "en")
 DEFAULT_LANGUAGE = "th"
@@ -103,6 +115,14 @@ PERMISSIONS_POLICY = ", ".join(
     )
 )
 
+# The tags through which a page loads code or styles, or could be sent elsewhere.
+_LOADING_TAG = re.compile(
+    r"<script\b[^>]*>.*?</script\s*>|<(?:link|base|iframe|object|embed)\b[^>]*>"
+    r"|<meta\b[^>]*http-equiv[^>]*>",
+    re.IGNORECASE | re.DOTALL,
+)
+_SUBRESOURCE = re.compile(r"<(script|link)\b([^>]*?)(\s*/?)>", re.IGNORECASE)
+_ATTRIBUTE = re.compile(r'([A-Za-z-]+)\s*=\s*"([^"]*)"')
 _PLACEHOLDER = re.compile(r"\{\{\s*([>@]?)\s*([A-Za-z0-9_./:-]+)\s*\}\}")
 
 
@@ -163,8 +183,13 @@ def public_rpc_url(url: str | None) -> str | None:
 
 
 def content_security_policy(
-    rpc_url: str | None, *, any_rpc: bool = False, trusted_types: bool = True
+    rpc_url: str | None,
+    *,
+    any_rpc: bool = False,
+    trusted_types: bool = True,
+    script_hashes: tuple[str, ...] = (),
 ) -> str:
+    """The pages' policy; ``script_hashes`` ("'sha256-…'") allow exactly those inline scripts."""
     connect = ["'self'"]
     origin = rpc_origin(rpc_url)
     if origin:
@@ -173,7 +198,7 @@ def content_security_policy(
         connect.extend(VERIFY_EXTRA_CONNECT)
     directives = [
         "default-src 'self'",
-        "script-src 'self'",
+        " ".join(["script-src 'self'", *script_hashes]),
         "style-src 'self'",
         "img-src 'self' data:",
         "font-src 'self'",
@@ -202,6 +227,69 @@ def security_headers(csp: str) -> dict[str, str]:
         "Cross-Origin-Opener-Policy": "same-origin",
         "Cross-Origin-Resource-Policy": "same-origin",
     }
+
+
+def csp_directives(csp: str) -> dict[str, list[str]]:
+    """``{directive: [values]}`` of a Content-Security-Policy header."""
+    parts = (d.strip().split() for d in csp.split(";") if d.strip())
+    return {p[0].lower(): p[1:] for p in parts}
+
+
+# --- subresource integrity ---------------------------------------------------------------------
+
+
+def import_map(static: StaticAssets) -> str:
+    """The import map's text: the integrity of every module a page can import, by its URL.
+
+    Its keys are the exact URLs the pages import (no query string: a page never adds one), as
+    the browser resolves them; ``<`` is escaped so the text can never close its element.
+    Indented: a reader sees one file a line, and no ``}}`` that would look like a placeholder.
+    """
+    urls = {f"{STATIC_PREFIX}/{name}": value for name, value in sorted(static.modules().items())}
+    text = orjson.dumps({"integrity": urls}, option=orjson.OPT_INDENT_2).decode("utf-8")
+    return "\n" + text.replace("<", "\\u003c") + "\n"  # one file a line, for view-source
+
+
+def script_hash(text: str) -> str:
+    """The CSP source allowing the inline script whose text is ``text``."""
+    return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode()).digest()).decode() + "'"
+
+
+def with_integrity(page: str, static: StaticAssets) -> str:
+    """``page`` with ``integrity`` on every ``<script src>`` and ``<link rel=stylesheet>``.
+
+    A page that loads anything but one of ``static``'s files raises: it would load something
+    no digest covers (another origin, a query string, a file that is not there).
+    """
+
+    def add(match: re.Match[str]) -> str:
+        attrs = {k.lower(): v for k, v in _ATTRIBUTE.findall(match[2])}
+        if match[1].lower() == "script":
+            url = attrs.get("src")
+        elif attrs.get("rel", "").lower() in ("stylesheet", "modulepreload", "preload"):
+            url = attrs.get("href")
+        else:
+            url = None
+        if url is None or "integrity" in attrs:
+            return match[0]
+        asset = static.assets.get(url.removeprefix(STATIC_PREFIX + "/"))
+        if not url.startswith(STATIC_PREFIX + "/") or asset is None:
+            raise ValueError(f"a page loads {url!r}, which is not one of the files served")
+        return f'<{match[1]}{match[2]} integrity="{asset.integrity}"{match[3]}>'
+
+    return _SUBRESOURCE.sub(add, page)
+
+
+def code_surface(page: str) -> list[str]:
+    """Every tag of ``page`` that loads code or styles (scripts in full, with the import map),
+    or could send it elsewhere: what must equal the release's for the release's code to run."""
+    return [" ".join(tag.split()) for tag in _LOADING_TAG.findall(page)]
+
+
+@cache
+def released_assets() -> StaticAssets:
+    """The files this installation serves, loaded as the service loads them."""
+    return StaticAssets(STATIC_DIR)
 
 
 # --- templates ---------------------------------------------------------------------------------
@@ -233,11 +321,15 @@ def render_page(
     path: str,
     language: str,
     deadline_days: tuple[float, float] = DEFAULT_DEADLINE_DAYS,
+    static: StaticAssets | None = None,
 ) -> bytes:
-    """A page in ``language``: partials included, ``{{key}}`` texts filled in (HTML-escaped).
+    """A page in ``language``: partials included, ``{{key}}`` texts filled in (HTML-escaped),
+    ``{{@importmap}}`` and every script's and stylesheet's integrity from ``static`` (the files
+    served; None: this installation's).
 
     Unknown keys raise: a page never goes out with a placeholder showing.
     """
+    static = static or released_assets()
     texts = load_texts(language)
     other = next(code for code in LANGUAGES if code != language)
     query = "" if language == DEFAULT_LANGUAGE else f"?lang={language}"
@@ -254,6 +346,8 @@ def render_page(
     def fill(match: re.Match[str]) -> str:
         kind, key = match[1], match[2]
         if kind == "@":
+            if key == "importmap":  # JSON, not HTML: it goes in as it is hashed
+                return f'<script type="importmap">{import_map(static)}</script>'
             if key.startswith("current:"):
                 return ' aria-current="page"' if key[len("current:") :] == path else ""
             if key not in special:
@@ -264,15 +358,16 @@ def render_page(
         return html.escape(texts[key], quote=True)
 
     source = _include((TEMPLATES_DIR / template).read_text(encoding="utf-8"))
-    return _PLACEHOLDER.sub(fill, source).encode("utf-8")
+    return with_integrity(_PLACEHOLDER.sub(fill, source), static).encode("utf-8")
 
 
 def render_all(
     deadline_days: tuple[float, float] = DEFAULT_DEADLINE_DAYS,
+    static: StaticAssets | None = None,
 ) -> dict[tuple[str, str], bytes]:
     """Every page in every language, rendered once."""
     return {
-        (path, language): render_page(template, path, language, deadline_days)
+        (path, language): render_page(template, path, language, deadline_days, static)
         for path, template in PAGES.items()
         for language in LANGUAGES
     }
@@ -309,13 +404,17 @@ def mount_pages(
         rpc_url=suggested,
         max_body_bytes=max_body_bytes,
     )
+    static = StaticAssets(STATIC_DIR)
+    app.state.web_assets = static  # for other HTML of this app (/docs) to add integrity from
     pages = {
         key: make_asset(page, "text/html; charset=utf-8")
-        for key, page in render_all(deadline_days).items()
+        for key, page in render_all(deadline_days, static).items()
     }
-    static = StaticAssets(STATIC_DIR)
-    strict = security_headers(content_security_policy(suggested))
-    verify = security_headers(content_security_policy(suggested, any_rpc=True))
+    hashes = (script_hash(import_map(static)),)
+    strict = security_headers(content_security_policy(suggested, script_hashes=hashes))
+    verify = security_headers(
+        content_security_policy(suggested, any_rpc=True, script_hashes=hashes)
+    )
 
     def page_route(path: str) -> Any:
         headers = {**(verify if path in ANY_RPC_PATHS else strict), "Cache-Control": "no-store"}
@@ -357,6 +456,29 @@ def mount_pages(
         methods=["GET", "HEAD"],
         include_in_schema=False,
         name="web-config",
+    )
+    listing = make_asset(
+        orjson.dumps(
+            {
+                "digest": "sha256:" + static.digest(),
+                "assets": {
+                    name: {"sha256": asset.sha256, "integrity": asset.integrity}
+                    for name, asset in static.assets.items()
+                },
+            }
+        ),
+        "application/json",
+    )
+
+    async def web_assets(request: Request) -> Response:
+        return send(request, listing, {**strict, "Cache-Control": "no-cache"})
+
+    app.add_api_route(
+        ASSETS_PATH,
+        web_assets,
+        methods=["GET", "HEAD"],
+        include_in_schema=False,
+        name="web-assets",
     )
     # nosniff above all, for the JS modules; no-cache: revalidated (a 304) on every use
     asset_headers = {**strict, "Cache-Control": "no-cache"}

@@ -12,6 +12,7 @@ from ledger.cli import (
     follow_up_commands,
     key_commands,
     migrate_commands,
+    pages_commands,
     review_commands,
     role_commands,
     serve_commands,
@@ -39,6 +40,7 @@ disclosure_commands.register(app)
 role_commands.register(app)
 agency_commands.register(app)
 migrate_commands.register(app)
+pages_commands.register(app)
 
 
 def main() -> None:
