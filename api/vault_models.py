@@ -139,7 +139,8 @@ class ResealedBody(BaseModel):
     model_config = _config({"resealed": "0x01" + "02" + "00000000" + "ab" * 64}, forbid=True)
 
     resealed: str = Field(
-        description="The 70-byte share re-sealed to the investigator, hex.",
+        description="The share re-sealed to the investigator, hex: 70 bytes for a version 1 "
+        "record, 71 for version 2.",
         json_schema_extra={"pattern": HEX_BYTES},
     )
 
@@ -173,8 +174,8 @@ class FinishBody(BaseModel):
     model_config = _config({"records": [{"format": "tipledger-identity-record/1"}]}, forbid=True)
 
     records: list[dict[str, Any]] = Field(
-        description="The re-shared identity records (tipledger-identity-record/1), one for "
-        "each record the rotation lists."
+        description="The re-shared identity records, one for each record the rotation lists, "
+        "each in its own version (tipledger-identity-record/1 or /2)."
     )
 
 
@@ -224,6 +225,51 @@ class CustodianModel(BaseModel):
     registered_at: int
     active: bool
     registration_signature: str
+
+
+class SetCustodianModel(BaseModel):
+    index: int = Field(description="The share index this custodian receives (1..n).")
+    key_id: str
+    x25519_public: str = Field(description="The X25519 key its share is sealed to (raw, hex).")
+    address: str = Field(description="Its Ethereum address: it must hold CUSTODIAN_ROLE.")
+    name: str
+    registration_signature: str = Field(
+        description="EIP-191 signature by `address` over the registration statement "
+        "(ledger/vault/digests.py) for this chain and contract."
+    )
+
+
+class SealingSetModel(BaseModel):
+    model_config = _config(
+        {
+            "kind": "reporter",
+            "set_id": 1,
+            "version": 1,
+            "threshold": 2,
+            "chain_id": 31337,
+            "contract": EXAMPLE_CONTRACT,
+            "record_format": "tipledger-identity-record/2",
+            "custodians": [
+                {
+                    "index": 1,
+                    "key_id": EXAMPLE_KEY_ID,
+                    "x25519_public": EXAMPLE_KEY,
+                    "address": EXAMPLE_SIGNER,
+                    "name": "Office of the Inspector General",
+                    "registration_signature": EXAMPLE_SIGNATURE,
+                }
+            ],
+        }
+    )
+
+    kind: Kind
+    set_id: int
+    version: int
+    threshold: int = Field(description="Shares needed to open a record (k).")
+    chain_id: int
+    contract: str
+    record_format: str = Field(description="The record format a device seals.")
+    custodians: list[SetCustodianModel] = Field(description="In share order.")
 
 
 class MemberModel(BaseModel):

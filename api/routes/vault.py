@@ -4,6 +4,8 @@ Who may call what (the role is read from chain at every request; see ``api.auth`
 
 - ``GET /v1/vault`` is public: the chain and contract approvals are for, and whether each
   record kind can take identities (the reporter pages' feature flag).
+- ``GET /v1/vault/custodian-set/{kind}`` is public: the keys a reporter's device seals an
+  identity to, with each registration signature, so the device checks them against the chain.
 - Custodians (CUSTODIAN_ROLE) register, decide on requests, fetch their sealed shares and
   upload re-sealed ones, and run rotations.
 - Investigators (REVIEWER_ROLE) file requests and fetch the shares re-sealed to them.
@@ -50,6 +52,7 @@ from api.vault_models import (
     RotationModel,
     RotationShares,
     SealedShareModel,
+    SealingSetModel,
     SetBody,
     VaultInfo,
 )
@@ -112,6 +115,27 @@ def _desk(service: LedgerService, session: Session) -> None:
 )
 def vault_info(service: ServiceDep) -> Response:
     return JSONBytes(service.vault.info())
+
+
+@router.get(
+    "/v1/vault/custodian-set/{kind}",
+    response_model=SealingSetModel,
+    summary="The keys a device seals an identity to",
+    description="The kind's current custodian set in share order, with each custodian's X25519 "
+    "key, address and registration signature, and the threshold. A reporter's device (browser "
+    "or CLI) seals an identity record (tipledger-identity-record/2) to these keys, after "
+    "checking that each signature recovers to its address for this chain and contract and that "
+    "each address holds CUSTODIAN_ROLE on chain: it does not take the service's word alone. "
+    "409 if the kind has no custodian set.",
+    responses=error_responses(409, 422, 503),
+)
+def custodian_set(
+    kind: Annotated[
+        Literal["reporter", "witness"], Path(description="The record kind.", examples=["reporter"])
+    ],
+    service: ServiceDep,
+) -> Response:
+    return JSONBytes(service.vault.custodian_set(kind))
 
 
 # --- custodians and sets -----------------------------------------------------------------------

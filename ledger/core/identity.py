@@ -1,9 +1,13 @@
 """The identity record format, version 1: an identity encrypted under K, K split k-of-n.
 
-Frozen: every stored identity record, sealed share and resealed share is in this format, and
-custodians open shares on their own machines with it. A change to the layout, a size, an
+Frozen: every identity record, sealed share and resealed share of version 1 is in this format,
+and custodians open shares on their own machines with it. A change to the layout, a size, an
 ``info`` or the key derivation makes every record already sealed unreadable, so it is a new
 version, never an edit. Sealing, opening and combining are ``ledger.vault.records``.
+
+Version 2 (made on the reporter's device, K split over GF(2^8)) is ``ledger.core.identity_v2``.
+The classes here hold either version; a record's version is its sealed shares' size (64 or 65
+bytes), which its JSON ``format`` must agree with, and every ``info`` tag differs between them.
 
 Wire format, version 1. Sizes in bytes, integers unsigned big-endian, ``||`` concatenation::
 
@@ -64,6 +68,17 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from ledger.core import hpke
 from ledger.core.encoding import from_hex, to_hex
 from ledger.core.errors import ProtocolError, RecordError, ShareError
+from ledger.core.identity_v2 import (
+    DATA_KEY_INFO_V2,
+    MIN_THRESHOLD_V2,
+    RECORD_FORMAT_V2,
+    RECORD_VERSION_V2,
+    RESEAL_INFO_TAG_V2,
+    RESEALED_SHARE_SIZE_V2,
+    SEALED_SHARE_SIZE_V2,
+    SHARE_INFO_TAG_V2,
+    SHARE_VALUE_SIZE_V2,
+)
 
 __all__ = [
     "DATA_KEY_INFO",
@@ -77,6 +92,7 @@ __all__ = [
     "RECORD_FIELDS",
     "RECORD_FORMAT",
     "RECORD_ID_SIZE",
+    "RECORD_VERSIONS",
     "REQUEST_DIGEST_SIZE",
     "RESEALED_SHARE_SIZE",
     "RESEAL_HEADER_SIZE",
@@ -97,11 +113,15 @@ __all__ = [
     "data_key",
     "identity_bytes",
     "no_duplicates",
+    "record_format",
     "record_kind",
     "reseal_header",
     "reseal_info",
     "resealed_share_header",
     "resealed_share_index",
+    "resealed_share_size",
+    "resealed_share_version",
+    "sealed_share_size",
     "share_info",
     "size_of",
 ]
@@ -126,6 +146,21 @@ MAX_IDENTITY_SIZE = 64 * 1024  # bytes of identity JSON
 SEALED_SHARE_SIZE = hpke.ENC_SIZE + SECRET_SIZE + hpke.TAG_SIZE
 RESEAL_HEADER_SIZE = 1 + 1 + EPOCH_SIZE
 RESEALED_SHARE_SIZE = RESEAL_HEADER_SIZE + SEALED_SHARE_SIZE
+# Per version: (format, data key info, share info tag, reseal info tag, share value size).
+_VERSIONS: dict[int, tuple[str, bytes, bytes, bytes, int]] = {
+    RESEAL_VERSION: (RECORD_FORMAT, DATA_KEY_INFO, SHARE_INFO_TAG, RESEAL_INFO_TAG, SECRET_SIZE),
+    RECORD_VERSION_V2: (
+        RECORD_FORMAT_V2,
+        DATA_KEY_INFO_V2,
+        SHARE_INFO_TAG_V2,
+        RESEAL_INFO_TAG_V2,
+        SHARE_VALUE_SIZE_V2,
+    ),
+}
+RECORD_VERSIONS = tuple(_VERSIONS)
+_BY_SEALED_SIZE = {SEALED_SHARE_SIZE: 1, SEALED_SHARE_SIZE_V2: RECORD_VERSION_V2}
+_BY_VALUE_SIZE = {SECRET_SIZE: 1, SHARE_VALUE_SIZE_V2: RECORD_VERSION_V2}
+_BY_RESEALED_SIZE = {RESEALED_SHARE_SIZE: 1, RESEALED_SHARE_SIZE_V2: RECORD_VERSION_V2}
 _MIN_CIPHERTEXT = len(b"{}") + hpke.TAG_SIZE
 _MAX_CIPHERTEXT = MAX_IDENTITY_SIZE + hpke.TAG_SIZE
 _KEY_ID_HEX = re.compile(f"[0-9a-f]{{{2 * KEY_ID_SIZE}}}")
@@ -161,16 +196,22 @@ class SealedShare:
     index: int
     custodian_key_id: str
     epoch: int
-    sealed: bytes  # enc (32) || ct (32)
+    sealed: bytes  # enc (32) || ct (32), or in version 2 enc (32) || ct (33)
 
     def __post_init__(self) -> None:
         check_index(self.index, RecordError)
         _check_key_id(self.custodian_key_id, "custodian_key_id")
         check_epoch(self.epoch, RecordError)
-        if not isinstance(self.sealed, bytes) or len(self.sealed) != SEALED_SHARE_SIZE:
+        if not isinstance(self.sealed, bytes) or len(self.sealed) not in _BY_SEALED_SIZE:
             raise RecordError(
-                f"a sealed share is {SEALED_SHARE_SIZE} bytes, got {size_of(self.sealed)}"
+                f"a sealed share is {SEALED_SHARE_SIZE} bytes (version 1) or "
+                f"{SEALED_SHARE_SIZE_V2} (version 2), got {size_of(self.sealed)}"
             )
+
+    @property
+    def version(self) -> int:
+        """The record version this share is of, by its size."""
+        return _BY_SEALED_SIZE[len(self.sealed)]
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form: ``{"index", "custodian_key_id", "epoch", "sealed": "0x…"}``."""
@@ -185,11 +226,14 @@ class SealedShare:
     def from_dict(cls, data: Mapping[str, Any]) -> SealedShare:
         """Parse ``to_dict``'s form; ``RecordError`` names what is wrong."""
         fields = _fields(data, "a sealed share", SEALED_SHARE_FIELDS)
+        sealed = _json_hex(fields["sealed"], "sealed")
+        if len(sealed) != SEALED_SHARE_SIZE_V2:  # anything but version 2 is read as version 1
+            sealed = _json_hex(fields["sealed"], "sealed", SEALED_SHARE_SIZE)
         return cls(
             index=_json_int(fields["index"], "index"),
             custodian_key_id=fields["custodian_key_id"],
             epoch=_json_int(fields["epoch"], "epoch"),
-            sealed=_json_hex(fields["sealed"], "sealed", SEALED_SHARE_SIZE),
+            sealed=sealed,
         )
 
 
@@ -226,6 +270,14 @@ class IdentityRecord:
             raise RecordError("sealed_shares must be a tuple of SealedShare")
         n = len(self.sealed_shares)
         check_threshold(self.threshold, n)
+        versions = {s.version for s in self.sealed_shares}
+        if len(versions) != 1:
+            raise RecordError("a record's sealed shares are all of one version (64 or 65 bytes)")
+        if self.version == RECORD_VERSION_V2 and self.threshold < MIN_THRESHOLD_V2:
+            raise RecordError(
+                f"a version 2 record has a threshold of at least {MIN_THRESHOLD_V2}, "
+                f"got {self.threshold}"
+            )
         no_duplicates([s.index for s in self.sealed_shares], "share index", RecordError)
         no_duplicates(
             [s.custodian_key_id for s in self.sealed_shares], "custodian key id", RecordError
@@ -235,6 +287,16 @@ class IdentityRecord:
                 raise RecordError(
                     f"sealed share {s.index} is of epoch {s.epoch}, the record is at {self.epoch}"
                 )
+
+    @property
+    def version(self) -> int:
+        """1 or 2: the record version, by its sealed shares' size."""
+        return self.sealed_shares[0].version if self.sealed_shares else RESEAL_VERSION
+
+    @property
+    def format(self) -> str:
+        """The JSON ``format`` of this record's version."""
+        return record_format(self.version)
 
     @property
     def custodian_key_ids(self) -> tuple[str, ...]:
@@ -254,7 +316,7 @@ class IdentityRecord:
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form: bytes as ``0x`` hex, integers as JSON numbers."""
         return {
-            "format": RECORD_FORMAT,
+            "format": self.format,
             "record_id": to_hex(self.record_id),
             "kind": self.kind.value,
             "epoch": self.epoch,
@@ -268,14 +330,16 @@ class IdentityRecord:
     def from_dict(cls, data: Mapping[str, Any]) -> IdentityRecord:
         """Parse ``to_dict``'s form; ``RecordError`` names what is wrong."""
         fields = _fields(data, "an identity record", RECORD_FIELDS)
-        if fields["format"] != RECORD_FORMAT:
+        formats = {v[0]: n for n, v in _VERSIONS.items()}
+        if fields["format"] not in formats:
             raise RecordError(
-                f"not an identity record: format {fields['format']!r}, expected {RECORD_FORMAT!r}"
+                f"not an identity record: format {fields['format']!r}, expected one of "
+                f"{', '.join(repr(f) for f in formats)}"
             )
         shares = fields["sealed_shares"]
         if not isinstance(shares, list):
             raise RecordError("sealed_shares must be a list")
-        return cls(
+        record = cls(
             record_id=_json_hex(fields["record_id"], "record_id", RECORD_ID_SIZE),
             kind=record_kind(fields["kind"]),
             epoch=_json_int(fields["epoch"], "epoch"),
@@ -284,6 +348,13 @@ class IdentityRecord:
             ciphertext=_json_hex(fields["ciphertext"], "ciphertext"),
             sealed_shares=tuple(SealedShare.from_dict(s) for s in shares),
         )
+        if record.version != formats[fields["format"]]:
+            raise RecordError(
+                f"not an identity record: format {fields['format']!r} has "
+                f"{sealed_share_size(formats[fields['format']])}-byte sealed shares, these are "
+                f"{len(record.sealed_shares[0].sealed)}"
+            )
+        return record
 
 
 @dataclass(frozen=True)
@@ -299,18 +370,30 @@ class Share:
         check_record_id(self.record_id, ShareError)
         check_epoch(self.epoch, ShareError)
         check_index(self.index, ShareError)
-        if not isinstance(self.value, bytes) or len(self.value) != SECRET_SIZE:
-            raise ShareError(f"a share value is {SECRET_SIZE} bytes, got {size_of(self.value)}")
+        if not isinstance(self.value, bytes) or len(self.value) not in _BY_VALUE_SIZE:
+            raise ShareError(
+                f"a share value is {SECRET_SIZE} bytes (version 1) or {SHARE_VALUE_SIZE_V2} "
+                f"(version 2), got {size_of(self.value)}"
+            )
+        if self.version == RECORD_VERSION_V2 and self.value[-1] == 0:
+            raise ShareError("a version 2 share's x is 1 to 255: x = 0 would be K itself")
+
+    @property
+    def version(self) -> int:
+        """The record version this share is of, by its value's size."""
+        return _BY_VALUE_SIZE[len(self.value)]
 
 
 # --- binding and headers ----------------------------------------------------------------
 
 
-def share_info(record_id: bytes, epoch: int, index: int, custodian_key_id: bytes) -> bytes:
-    """HPKE ``info`` of a sealed share (63 bytes, module doc)."""
+def share_info(
+    record_id: bytes, epoch: int, index: int, custodian_key_id: bytes, version: int = 1
+) -> bytes:
+    """HPKE ``info`` of a sealed share of ``version`` (63 bytes, module doc)."""
     return b"".join(
         (
-            SHARE_INFO_TAG,
+            _layout(version, RecordError)[2],
             check_record_id(record_id, RecordError),
             check_epoch(epoch, RecordError).to_bytes(EPOCH_SIZE, "big"),
             bytes((check_index(index, RecordError),)),
@@ -320,12 +403,17 @@ def share_info(record_id: bytes, epoch: int, index: int, custodian_key_id: bytes
 
 
 def reseal_info(
-    record_id: bytes, epoch: int, index: int, request_digest: bytes, investigator_key_id: bytes
+    record_id: bytes,
+    epoch: int,
+    index: int,
+    request_digest: bytes,
+    investigator_key_id: bytes,
+    version: int = 1,
 ) -> bytes:
-    """HPKE ``info`` of a share re-sealed to an investigator (96 bytes, module doc)."""
+    """HPKE ``info`` of a share of ``version`` re-sealed to an investigator (96 bytes)."""
     return b"".join(
         (
-            RESEAL_INFO_TAG,
+            _layout(version, ShareError)[3],
             check_record_id(record_id, ShareError),
             check_epoch(epoch, ShareError).to_bytes(EPOCH_SIZE, "big"),
             bytes((check_index(index, ShareError),)),
@@ -335,9 +423,10 @@ def reseal_info(
     )
 
 
-def reseal_header(index: int, epoch: int) -> bytes:
+def reseal_header(index: int, epoch: int, version: int = 1) -> bytes:
     """The 6-byte header of a resealed share: version, index, epoch."""
-    return bytes((RESEAL_VERSION, check_index(index, ShareError))) + check_epoch(
+    _layout(version, ShareError)
+    return bytes((version, check_index(index, ShareError))) + check_epoch(
         epoch, ShareError
     ).to_bytes(EPOCH_SIZE, "big")
 
@@ -349,23 +438,59 @@ def resealed_share_index(resealed: bytes) -> int:
 
 def resealed_share_header(resealed: object) -> tuple[int, int]:
     """``(index, epoch)`` of a resealed share; ``ShareError`` if its size or version is wrong."""
-    if not isinstance(resealed, bytes | bytearray) or len(resealed) != RESEALED_SHARE_SIZE:
-        raise ShareError(
-            f"a resealed share is {RESEALED_SHARE_SIZE} bytes, got {size_of(resealed)}"
-        )
-    if resealed[0] != RESEAL_VERSION:
-        raise ShareError(
-            f"unknown resealed-share version {resealed[0]} (this TipLedger reads {RESEAL_VERSION})"
-        )
+    resealed_share_version(resealed)
+    assert isinstance(resealed, bytes | bytearray)  # checked just above
     index = check_index(resealed[1], ShareError)
     epoch = int.from_bytes(resealed[2:RESEAL_HEADER_SIZE], "big")
     return index, epoch
 
 
-def data_key(secret: bytes) -> bytes:
-    """A record's AES-256-GCM key: HKDF-SHA256 over K, no salt, info "tipledger/v1/identity"."""
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=DATA_KEY_SIZE, salt=None, info=DATA_KEY_INFO)
+def resealed_share_version(resealed: object) -> int:
+    """1 or 2: a resealed share's version, whose header byte must agree with its size."""
+    if not isinstance(resealed, bytes | bytearray) or len(resealed) not in _BY_RESEALED_SIZE:
+        raise ShareError(
+            f"a resealed share is {RESEALED_SHARE_SIZE} bytes (version 1) or "
+            f"{RESEALED_SHARE_SIZE_V2} (version 2), got {size_of(resealed)}"
+        )
+    version = _BY_RESEALED_SIZE[len(resealed)]
+    if resealed[0] != version:
+        raise ShareError(
+            f"unknown resealed-share version {resealed[0]} for {len(resealed)} bytes (this "
+            f"TipLedger reads version 1 at {RESEALED_SHARE_SIZE} bytes and version 2 at "
+            f"{RESEALED_SHARE_SIZE_V2})"
+        )
+    return version
+
+
+def record_format(version: int) -> str:
+    """The JSON ``format`` of record ``version``; ``RecordError`` for an unknown version."""
+    return _layout(version, RecordError)[0]
+
+
+def sealed_share_size(version: int) -> int:
+    """The size of a sealed share of record ``version``: 64 or 65 bytes."""
+    return hpke.ENC_SIZE + _layout(version, RecordError)[4] + hpke.TAG_SIZE
+
+
+def resealed_share_size(version: int) -> int:
+    """The size of a resealed share of record ``version``: 70 or 71 bytes."""
+    return RESEAL_HEADER_SIZE + sealed_share_size(version)
+
+
+def data_key(secret: bytes, version: int = 1) -> bytes:
+    """A record's AES-256-GCM key: HKDF-SHA256 over K, no salt, the version's info tag."""
+    info = _layout(version, RecordError)[1]
+    hkdf = HKDF(algorithm=hashes.SHA256(), length=DATA_KEY_SIZE, salt=None, info=info)
     return hkdf.derive(secret)
+
+
+def _layout(version: object, error: type[Exception]) -> tuple[str, bytes, bytes, bytes, int]:
+    if isinstance(version, bool) or not isinstance(version, int) or version not in _VERSIONS:
+        raise error(
+            f"unknown identity record version {version!r}: this TipLedger reads "
+            f"{', '.join(str(v) for v in _VERSIONS)}"
+        )
+    return _VERSIONS[version]
 
 
 # --- the identity JSON, and checks shared with ledger.vault.records -------------------------

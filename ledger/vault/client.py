@@ -6,6 +6,10 @@ before it is signed or a share is re-sealed to its key; the chain is asked direc
 disclosure is recorded before a share is re-sealed; a registered key is used only if its
 registration signature recovers to its address and that address holds CUSTODIAN_ROLE on chain;
 approvals are checked one by one before they are sent to ``recordDisclosure``.
+
+The reporter's side is here too: ``checked_custodian_set`` takes the service's list of a kind's
+custodian keys only once every one checks against the chain, and ``seal_identity_on_device``
+seals an identity to them (record version 2) before anything leaves the reporter's machine.
 """
 
 from __future__ import annotations
@@ -20,6 +24,8 @@ from ledger.auth.sessions import CUSTODIAN_ROLE
 from ledger.core.eip712 import recover_disclosure_signer
 from ledger.core.encoding import checksum_address, from_hex, to_hex
 from ledger.core.errors import ProtocolError, SignatureError
+from ledger.core.identity import record_kind
+from ledger.core.identity_v2 import MIN_THRESHOLD_V2, RECORD_VERSION_V2
 from ledger.vault.custodian_keys import CustodianKey, CustodianPublicInfo
 from ledger.vault.digests import request_digest, rotation_digest, verify_registration
 from ledger.vault.errors import (
@@ -39,17 +45,21 @@ from ledger.vault.records import (
     open_resealed,
     reseal_share,
     reshare,
+    seal_identity,
 )
 
 __all__ = [
     "CheckedRequest",
+    "SealingSet",
     "check_approvals",
     "check_request",
+    "checked_custodian_set",
     "contribute_shares",
     "open_disclosure",
     "require_recorded",
     "reseal_for",
     "reshare_records",
+    "seal_identity_on_device",
     "verified_custodian",
 ]
 
@@ -116,6 +126,72 @@ def verified_custodian(
     if not chain.has_role(CUSTODIAN_ROLE, info.address):
         raise VaultError(f"custodian {info.address} does not hold CUSTODIAN_ROLE on chain")
     return info
+
+
+# --- the reporter's device ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SealingSet:
+    """A kind's custodian set as the service lists it, every custodian checked on chain."""
+
+    kind: RecordKind
+    threshold: int
+    custodians: tuple[CustodianPublicInfo, ...]  # share order
+    set_id: int
+    version: int
+
+    @property
+    def share_keys(self) -> list[CustodianPublicKey]:
+        return [c.share_key for c in self.custodians]
+
+
+def checked_custodian_set(
+    view: Mapping[str, Any], chain: VaultChain, chain_id: int, kind: RecordKind | str
+) -> SealingSet:
+    """``GET /v1/vault/custodian-set/{kind}``'s answer, if it checks: for this chain id and the
+    chain's contract, in share order, and every custodian's registration signature recovering
+    to its address, which holds CUSTODIAN_ROLE on chain now (``verified_custodian``).
+    ``VaultError`` naming the first thing wrong: an identity is never sealed to such a set."""
+    kind_ = record_kind(kind)
+    try:
+        same_deployment = int(view["chain_id"]) == int(chain_id) and checksum_address(
+            str(view["contract"])
+        ) == checksum_address(chain.contract().address)
+        members = list(view["custodians"])
+        threshold = int(view["threshold"])
+        listed_kind = record_kind(view["kind"])
+        set_id, version = int(view["set_id"]), int(view["version"])
+    except (KeyError, TypeError, ValueError, ProtocolError) as exc:
+        raise RecordError(f"the service's custodian set is malformed: {exc}") from None
+    if not same_deployment:
+        raise VaultError("the service's custodian set is for another chain or contract")
+    if listed_kind is not kind_:
+        raise VaultError(f"asked for the {kind_.value} set, the service sent a {listed_kind} one")
+    checked = []
+    for i, member in enumerate(members, start=1):
+        if not isinstance(member, Mapping) or member.get("index") != i:
+            raise VaultError(f"custodian {i} of the service's set is out of share order")
+        checked.append(verified_custodian(member, chain, chain_id))
+    if not MIN_THRESHOLD_V2 <= threshold <= len(checked):
+        raise VaultError(
+            f"the service's set has threshold {threshold} for {len(checked)} custodians"
+        )
+    return SealingSet(kind_, threshold, tuple(checked), set_id, version)
+
+
+def seal_identity_on_device(
+    identity: Mapping[str, Any] | bytes,
+    kind: RecordKind | str,
+    custodians: Sequence[CustodianPublicKey],
+    threshold: int,
+) -> IdentityRecord:
+    """Seal ``identity`` here, on the reporter's machine: a version 2 record whose ``to_dict()``
+    is what the service receives. ``custodians`` and ``threshold`` come from a
+    ``checked_custodian_set`` (its ``share_keys``), never from the service unchecked."""
+    return seal_identity(
+        identity, kind=kind, custodians=custodians, threshold=threshold, version=RECORD_VERSION_V2
+    )
 
 
 def require_recorded(chain: VaultChain, request: CheckedRequest) -> RecordedDisclosure:

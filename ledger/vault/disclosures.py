@@ -46,10 +46,10 @@ from ledger.vault.errors import (
 )
 from ledger.vault.onchain import RecordedDisclosure, VaultChain
 from ledger.vault.records import (
-    RESEALED_SHARE_SIZE,
     CustodianPublicKey,
     key_id,
     resealed_share_index,
+    resealed_share_size,
 )
 
 __all__ = ["MAX_REASON_CHARS", "Disclosures", "investigator_key"]
@@ -326,8 +326,9 @@ class Disclosures:
         request = self.requests.request(request_id)
         custodian, stored = self._approver(caller, request)
         request = self._on_chain(request)
-        if not isinstance(resealed, bytes) or len(resealed) != RESEALED_SHARE_SIZE:
-            raise ShareError(f"a resealed share is {RESEALED_SHARE_SIZE} bytes")
+        size = resealed_share_size(stored.record.version)  # 70, or 71 for version 2
+        if not isinstance(resealed, bytes) or len(resealed) != size:
+            raise ShareError(f"a resealed share of this record is {size} bytes")
         mine = stored.record.sealed_share_for(custodian.key_id)
         index = resealed_share_index(resealed)
         epoch = int.from_bytes(resealed[2:6], "big")  # header: version, index, epoch (4)

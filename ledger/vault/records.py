@@ -5,8 +5,13 @@ ciphertext and the sealed shares) and nothing else: no single custodian, and not
 read the identity; any ``threshold`` custodians together can.
 
 The format (layout, sizes, ``info`` strings, the JSON form, the 64 KiB limit) is
-``ledger.core.identity``, frozen, and re-exported here; this module seals, opens, re-seals,
-combines and rotates records in it.
+``ledger.core.identity`` (version 1) and ``ledger.core.identity_v2`` (version 2), frozen, and
+re-exported here; this module seals, opens, re-seals, combines and rotates records of both.
+Version 1 splits K with PyCryptodome's Shamir over GF(2^128), version 2 with ``pyshamir`` over
+GF(2^8), byte-compatible with the browser's ``shamir-secret-sharing``. New records are version 2
+(``seal_identity``'s default); version 1 records still open, re-seal, combine and rotate (a
+rotation keeps a record's version). Every step takes the version from the record or the share,
+never from the caller, so a share of one version cannot be used as the other.
 
 A disclosure, crypto side: each custodian opens its sealed share on its own machine
 (``open_share``), and only after the on-chain ``recordDisclosure`` re-seals it to the
@@ -25,6 +30,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import pyshamir
 from Crypto.Protocol.SecretSharing import Shamir
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
@@ -44,6 +50,7 @@ from ledger.core.identity import (
     NONCE_SIZE,
     RECORD_FORMAT,
     RECORD_ID_SIZE,
+    RECORD_VERSIONS,
     REQUEST_DIGEST_SIZE,
     RESEAL_HEADER_SIZE,
     RESEAL_INFO_TAG,
@@ -66,7 +73,17 @@ from ledger.core.identity import (
     reseal_info,
     resealed_share_header,
     resealed_share_index,
+    resealed_share_size,
+    resealed_share_version,
+    sealed_share_size,
     share_info,
+)
+from ledger.core.identity_v2 import (
+    MIN_THRESHOLD_V2,
+    RECORD_FORMAT_V2,
+    RECORD_VERSION_V2,
+    RESEALED_SHARE_SIZE_V2,
+    SEALED_SHARE_SIZE_V2,
 )
 from ledger.vault.errors import RecordError, ShareError
 
@@ -78,12 +95,17 @@ __all__ = [
     "MAX_IDENTITY_SIZE",
     "NONCE_SIZE",
     "RECORD_FORMAT",
+    "RECORD_FORMAT_V2",
     "RECORD_ID_SIZE",
+    "RECORD_VERSIONS",
+    "RECORD_VERSION_V2",
     "REQUEST_DIGEST_SIZE",
     "RESEALED_SHARE_SIZE",
+    "RESEALED_SHARE_SIZE_V2",
     "RESEAL_INFO_TAG",
     "RESEAL_VERSION",
     "SEALED_SHARE_SIZE",
+    "SEALED_SHARE_SIZE_V2",
     "SECRET_SIZE",
     "SHARE_INFO_TAG",
     "SUITE",
@@ -101,8 +123,11 @@ __all__ = [
     "reseal_info",
     "reseal_share",
     "resealed_share_index",
+    "resealed_share_size",
+    "resealed_share_version",
     "reshare",
     "seal_identity",
+    "sealed_share_size",
     "share_info",
 ]
 
@@ -162,11 +187,13 @@ def seal_identity(
     kind: RecordKind | str,
     custodians: Sequence[CustodianPublicKey],
     threshold: int,
+    version: int = RECORD_VERSION_V2,
 ) -> IdentityRecord:
     """Encrypt ``identity`` under a fresh K and seal K's shares, one to each custodian.
 
-    ``custodians[i]`` receives share index ``i + 1``. Needs ``1 <= threshold <= n <= 255`` and
-    distinct custodian keys; ``RecordError`` otherwise.
+    ``custodians[i]`` receives share index ``i + 1``. Needs ``1 <= threshold <= n <= 255``
+    (version 2: ``2 <= threshold``) and distinct custodian keys; ``RecordError`` otherwise.
+    ``version`` 1 is for the legacy server-side sealing and for tests of that format.
     """
     return _seal(
         identity_bytes(identity),
@@ -175,6 +202,7 @@ def seal_identity(
         epoch=0,
         custodians=custodians,
         threshold=threshold,
+        version=version,
     )
 
 
@@ -188,10 +216,10 @@ def reshare(
     """Rotate ``record`` to a new custodian set and threshold, from at least k of its shares.
 
     The identity is decrypted (so this runs where the shares are combined, never on the server)
-    and re-encrypted under a fresh K with a fresh nonce; the new record keeps the record id and
-    kind, and its epoch is one more. Old shares neither open nor combine for the new record. A
-    fresh K protects only once the old ciphertext and sealed shares are deleted: they still open
-    with the old shares.
+    and re-encrypted under a fresh K with a fresh nonce; the new record keeps the record id,
+    kind and version, and its epoch is one more. Old shares neither open nor combine for the new
+    record. A fresh K protects only once the old ciphertext and sealed shares are deleted: they
+    still open with the old shares.
     """
     plaintext = combine(shares, record)
     if record.epoch >= MAX_EPOCH:
@@ -203,6 +231,7 @@ def reshare(
         epoch=record.epoch + 1,
         custodians=custodians,
         threshold=threshold,
+        version=record.version,
     )
 
 
@@ -214,15 +243,22 @@ def _seal(
     epoch: int,
     custodians: Sequence[CustodianPublicKey],
     threshold: int,
+    version: int,
 ) -> IdentityRecord:
+    if isinstance(version, bool) or version not in RECORD_VERSIONS:
+        raise RecordError(f"unknown identity record version {version!r}: 1 or 2")
     custodians_ = _check_custodians(custodians)
     check_threshold(threshold, len(custodians_))
+    if version == RECORD_VERSION_V2 and threshold < MIN_THRESHOLD_V2:
+        raise RecordError(
+            f"a version 2 record needs a threshold of at least {MIN_THRESHOLD_V2}, got {threshold}"
+        )
     secret = secrets.token_bytes(SECRET_SIZE)
     nonce = secrets.token_bytes(NONCE_SIZE)
-    ciphertext = AESGCM(data_key(secret)).encrypt(nonce, plaintext, record_id)
-    split = Shamir.split(threshold, len(custodians_), secret, ssss=False)
+    ciphertext = AESGCM(data_key(secret, version)).encrypt(nonce, plaintext, record_id)
+    split = _split(secret, threshold, len(custodians_), version)
     sealed = tuple(
-        _seal_share(record_id, epoch, index, value, custodian)
+        _seal_share(record_id, epoch, index, value, custodian, version)
         for (index, value), custodian in zip(split, custodians_, strict=True)
     )
     return IdentityRecord(
@@ -236,13 +272,28 @@ def _seal(
     )
 
 
+def _split(secret: bytes, threshold: int, n: int, version: int) -> list[tuple[int, bytes]]:
+    """(index, share value) for indices 1..n: GF(2^128) for version 1, GF(2^8) for version 2."""
+    if version == RECORD_VERSION_V2:
+        # pyshamir draws the x coordinates at random; the value carries x as its last byte
+        return [(i, bytes(v)) for i, v in enumerate(pyshamir.split(secret, n, threshold), 1)]
+    return [(i, bytes(v)) for i, v in Shamir.split(threshold, n, secret, ssss=False)]
+
+
 def _seal_share(
-    record_id: bytes, epoch: int, index: int, value: bytes, custodian: CustodianPublicKey
+    record_id: bytes,
+    epoch: int,
+    index: int,
+    value: bytes,
+    custodian: CustodianPublicKey,
+    version: int,
 ) -> SealedShare:
     kid = bytes.fromhex(custodian.key_id)
     try:
         sealed = hpke.seal(
-            custodian.x25519_public, value, info=share_info(record_id, epoch, index, kid)
+            custodian.x25519_public,
+            value,
+            info=share_info(record_id, epoch, index, kid, version),
         )
     except UnusableKeyError as exc:  # a low-order public key: no shared secret
         raise RecordError(
@@ -271,7 +322,9 @@ def open_share(
             f"share {sealed_share.index} of record {to_hex(record_id_)} was sealed to custodian "
             f"key {sealed_share.custodian_key_id}, not to this key ({mine.hex()})"
         )
-    info = share_info(record_id_, sealed_share.epoch, sealed_share.index, mine)
+    info = share_info(
+        record_id_, sealed_share.epoch, sealed_share.index, mine, sealed_share.version
+    )
     value = hpke.open_sealed(custodian_private_key, sealed_share.sealed, info=info)
     if value is None:
         raise ShareError(
@@ -295,9 +348,9 @@ def reseal_share(
 
     Call only once ``recordDisclosure`` for ``(record_id, request_digest)`` has succeeded on
     chain, and only to the investigator key the approved request names: the request digest is
-    meant to commit to that key, and the caller checks it. Returns the 70-byte resealed share
-    (module doc); it opens only with the investigator's key, the same record id and the same
-    request digest.
+    meant to commit to that key, and the caller checks it. Returns the resealed share of the
+    share's version (70 bytes, or 71 for version 2; module doc); it opens only with the
+    investigator's key, the same record id and the same request digest.
     """
     if not isinstance(share, Share):
         raise ShareError(f"expected a Share, got {type(share).__name__}")
@@ -317,6 +370,7 @@ def reseal_share(
         share.index,
         request_digest,
         key_id_bytes(investigator_public_key),
+        share.version,
     )
     try:
         sealed = hpke.seal(investigator_public_key, share.value, info=info)
@@ -324,7 +378,7 @@ def reseal_share(
         raise ShareError(
             f"cannot seal to the investigator key: not a usable X25519 key ({exc})"
         ) from None
-    return reseal_header(share.index, share.epoch) + sealed
+    return reseal_header(share.index, share.epoch, share.version) + sealed
 
 
 # --- the investigator's machine --------------------------------------------------------------
@@ -342,9 +396,10 @@ def open_resealed(
     ``ShareError`` if it is malformed, altered, or was made for another record, request or key.
     """
     index, epoch = resealed_share_header(resealed)
+    version = resealed_share_version(resealed)
     record_id_ = check_record_id(record_id, ShareError)
     mine = key_id_bytes(_private_key(investigator_private_key, "investigator").public_key())
-    info = reseal_info(record_id_, epoch, index, request_digest, mine)
+    info = reseal_info(record_id_, epoch, index, request_digest, mine, version)
     value = hpke.open_sealed(
         investigator_private_key, bytes(resealed[RESEAL_HEADER_SIZE:]), info=info
     )
@@ -381,20 +436,38 @@ def combine(shares: Iterable[Share], record: IdentityRecord) -> bytes:
                 f"share {s.index} is of epoch {s.epoch}, but record {to_hex(record.record_id)} "
                 f"is at epoch {record.epoch}: it was re-shared since, and old shares are void"
             )
+        if s.version != record.version:
+            raise ShareError(
+                f"share {s.index} is of record version {s.version}, but record "
+                f"{to_hex(record.record_id)} is of version {record.version}"
+            )
     no_duplicates([s.index for s in shares_], "share index", ShareError)
     if len(shares_) < record.threshold:
         raise ShareError(
             f"record {to_hex(record.record_id)} needs {record.threshold} shares, got {len(shares_)}"
         )
-    secret = Shamir.combine([(s.index, s.value) for s in shares_], ssss=False)
+    secret = _combine_secret(shares_, record.version)
     try:
-        return AESGCM(data_key(secret)).decrypt(record.nonce, record.ciphertext, record.record_id)
+        return AESGCM(data_key(secret, record.version)).decrypt(
+            record.nonce, record.ciphertext, record.record_id
+        )
     except InvalidTag:
         raise ShareError(
             f"the {len(shares_)} shares do not decrypt record {to_hex(record.record_id)}: at "
             "least one share is wrong or tampered, too few are genuine, or the record's "
             "ciphertext was altered"
         ) from None
+
+
+def _combine_secret(shares: Sequence[Share], version: int) -> bytes:
+    if version != RECORD_VERSION_V2:
+        return bytes(Shamir.combine([(s.index, s.value) for s in shares], ssss=False))
+    if len(shares) < MIN_THRESHOLD_V2:  # pyshamir refuses one share; the record never has k=1
+        raise ShareError(f"a version 2 record needs at least {MIN_THRESHOLD_V2} shares")
+    try:
+        return bytes(pyshamir.combine([bytearray(s.value) for s in shares]))
+    except ValueError as exc:  # two shares with the same x: not two genuine shares
+        raise ShareError(f"these shares do not combine: {exc} (the same x twice)") from None
 
 
 # --- helpers ---------------------------------------------------------------------------------

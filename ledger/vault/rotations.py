@@ -29,10 +29,10 @@ from ledger.vault.errors import (
     VaultConflictError,
 )
 from ledger.vault.records import (
-    RESEALED_SHARE_SIZE,
     IdentityRecord,
     RecordKind,
     resealed_share_index,
+    resealed_share_size,
 )
 
 __all__ = ["Rotations"]
@@ -171,8 +171,9 @@ class Rotations:
                 )
             record = self.store.record(record_id).record
             mine = record.sealed_share_for(me.key_id)  # ShareError if the caller holds none
-            if not isinstance(resealed, bytes) or len(resealed) != RESEALED_SHARE_SIZE:
-                raise ShareError(f"a resealed share is {RESEALED_SHARE_SIZE} bytes")
+            size = resealed_share_size(record.version)  # 70, or 71 for version 2
+            if not isinstance(resealed, bytes) or len(resealed) != size:
+                raise ShareError(f"a resealed share of this record is {size} bytes")
             epoch = int.from_bytes(resealed[2:6], "big")  # header: version, index, epoch (4)
             if resealed_share_index(resealed) != mine.index or epoch != listed[record_id]:
                 raise ShareError(

@@ -1,9 +1,12 @@
 """The identity vault as a service: sealing identities, custodians, sets, disclosures, rotation.
 
-``VaultService`` is what the API (and the tips route) call. It seals an identity to the kind's
-current custodian set on the server's CPU (the server sees the identity in the request, as it
-sees a tip, and keeps only the ciphertext and the sealed shares); everything that needs K runs on
-custodians' and investigators' machines (``ledger.vault.client``). The disclosure workflow is
+``VaultService`` is what the API (and the tips route) call. Identities are sealed on the
+reporter's device (record version 2, ``ledger.core.identity_v2``): the service only checks a
+device-made record against the kind's current custodian set and stores it
+(``accept_sealed_identity``), never seeing the identity. The legacy path that seals on the
+server's CPU (``prepare_identity``, version 1, the identity in the request) stays for a
+deployment that turns it on. Everything that needs K runs on custodians' and investigators'
+machines (``ledger.vault.client``). The disclosure workflow is
 ``self.disclosures`` (``ledger.vault.disclosures``) and rotation ``self.rotations``
 (``ledger.vault.rotations``).
 
@@ -14,6 +17,7 @@ this request, the coordinator of this rotation). Addresses passed in are the sig
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -38,7 +42,13 @@ from ledger.vault.errors import (
     VaultConflictError,
 )
 from ledger.vault.onchain import VaultChain
-from ledger.vault.records import IdentityRecord, RecordKind, seal_identity
+from ledger.vault.records import (
+    RECORD_FORMAT,
+    RECORD_FORMAT_V2,
+    IdentityRecord,
+    RecordKind,
+    seal_identity,
+)
 from ledger.vault.rotations import Rotations
 
 __all__ = ["MAX_NAME_CHARS", "PreparedIdentity", "VaultService", "parse_kind"]
@@ -78,6 +88,33 @@ class PreparedIdentity:
             (table, dict(values))
             for table, values in record_rows(self.record, self.set_id, commitment)
         ]
+
+
+def _device_record(record: Mapping[str, Any] | bytes) -> IdentityRecord:
+    """A device-made record parsed: version 2 only (``RecordError`` otherwise)."""
+    data: object = record
+    if isinstance(record, bytes | bytearray):
+        try:
+            data = json.loads(bytes(record).decode("utf-8"))
+        except (UnicodeDecodeError, ValueError) as exc:
+            raise RecordError(f"the identity record is not UTF-8 JSON: {exc}") from None
+    if not isinstance(data, Mapping):
+        raise RecordError(f"the identity record is a JSON object, got {type(data).__name__}")
+    if data.get("format") == RECORD_FORMAT:
+        raise RecordError(
+            f"a device seals identity records of format {RECORD_FORMAT_V2!r}; "
+            f"{RECORD_FORMAT!r} records are made only by the service, and it cannot tell a "
+            "device's from any other"
+        )
+    if data.get("format") != RECORD_FORMAT_V2:
+        raise RecordError(
+            f"not an identity record: format {data.get('format')!r}, expected {RECORD_FORMAT_V2!r}"
+        )
+    return IdentityRecord.from_dict(data)
+
+
+def _sealed_to(record: IdentityRecord, current: CustodianSet) -> bool:
+    return list(record.custodian_key_ids) == [m.key_id for m in current.members]
 
 
 class VaultService:
@@ -126,19 +163,121 @@ class VaultService:
     def prepare_identity(
         self, identity: bytes | Mapping[str, Any], kind: str = "reporter"
     ) -> PreparedIdentity:
-        """Seal ``identity`` (UTF-8 JSON object) to the kind's current custodian set."""
+        """Seal ``identity`` (UTF-8 JSON object) to the kind's current custodian set.
+
+        The legacy path: the server sees the identity. It makes version 1 records, as before.
+        """
         kind_ = parse_kind(kind)
-        current = self.current_set(kind_)
-        if current is None:
-            raise NoCustodianSetError(
-                f"no {kind_.value} custodian set is configured yet: this service cannot accept "
-                f"{kind_.value} identities (an administrator runs `tipledger vault "
-                "set-custodians`)"
-            )
+        current = self._require_set(kind_)
         record = seal_identity(
-            identity, kind=kind_, custodians=current.share_keys, threshold=current.threshold
+            identity,
+            kind=kind_,
+            custodians=current.share_keys,
+            threshold=current.threshold,
+            version=1,
         )
         return PreparedIdentity(record, current.id)
+
+    def accept_sealed_identity(
+        self, record: Mapping[str, Any] | bytes, kind: str = "reporter"
+    ) -> PreparedIdentity:
+        """Check a record sealed on the reporter's device, for storing with a tip.
+
+        The one entry point for device-made identities (with a new tip, or added later). What
+        can be checked without keys is: a version 2 record of ``kind``, at epoch 0, sealed to
+        exactly the kind's current custodian set (its custodians in the set's order, indices
+        1..n, the set's threshold), every size right, and a record id not stored yet.
+        ``RecordError`` (422) names the first thing wrong; ``NoCustodianSetError`` (409) if the
+        kind has no set. Whether the shares open is for the custodians to find: the service
+        cannot tell, and a record that does not open harms only the tip that carries it.
+        """
+        kind_ = parse_kind(kind)
+        parsed = _device_record(record)
+        if parsed.kind is not kind_:
+            raise RecordError(
+                f"the record is a {parsed.kind.value} record, but it is given as a "
+                f"{kind_.value} identity"
+            )
+        if parsed.epoch != 0:
+            raise RecordError(f"a new record is at epoch 0, this one says {parsed.epoch}")
+        current = self._require_set(kind_)
+        if not _sealed_to(parsed, current):  # the set may have changed within the cache time
+            current = self._require_set(kind_, fresh=True)
+        expected = [m.key_id for m in current.members]
+        if list(parsed.custodian_key_ids) != expected:
+            named = ", ".join(parsed.custodian_key_ids)
+            raise RecordError(
+                f"the record is not sealed to the current {kind_.value} custodian set (version "
+                f"{current.version}): its shares name custodians {named}, the set is "
+                f"{', '.join(expected)} in this order"
+            )
+        indices = [s.index for s in parsed.sealed_shares]
+        if indices != list(range(1, len(expected) + 1)):
+            raise RecordError(
+                f"the record's share indices are {indices}: they must be 1 to {len(expected)} in "
+                "the set's order"
+            )
+        if parsed.threshold != current.threshold:
+            raise RecordError(
+                f"the record's threshold is {parsed.threshold}, the current {kind_.value} set's "
+                f"is {current.threshold}"
+            )
+        try:
+            self.store.record(parsed.record_id)
+        except UnknownVaultItemError:
+            return PreparedIdentity(parsed, current.id)
+        raise RecordError(
+            f"record id {to_hex(parsed.record_id)} is taken: a device draws a fresh one for "
+            "every record"
+        )
+
+    def add_sealed_identity(
+        self, commitment: bytes, record: Mapping[str, Any] | bytes, kind: str = "reporter"
+    ) -> dict[str, Any]:
+        """Store a device-made record for a tip that exists already; its summary."""
+        prepared = self.accept_sealed_identity(record, kind)
+        self.store.add_record(prepared.record, prepared.set_id, bytes(commitment))
+        return prepared.summary()
+
+    def custodian_set(self, kind: str = "reporter") -> dict[str, Any]:
+        """The kind's current custodian set with each custodian's keys and registration proof.
+
+        Public: a reporter's device seals to these keys, after checking each registration
+        signature and each address's CUSTODIAN_ROLE on chain itself (the service's word is not
+        enough). ``NoCustodianSetError`` if the kind has none.
+        """
+        kind_ = parse_kind(kind)
+        current = self._require_set(kind_)  # cached: a public route; acceptance reads fresh
+        return {
+            "kind": kind_.value,
+            "set_id": current.id,
+            "version": current.version,
+            "threshold": current.threshold,
+            "chain_id": self.chain_id,
+            "contract": self.contract_address,
+            "record_format": RECORD_FORMAT_V2,
+            "custodians": [
+                {
+                    "index": i,
+                    "key_id": m.key_id,
+                    "x25519_public": to_hex(m.x25519_public),
+                    "address": m.address,
+                    "name": m.name,
+                    "registration_signature": to_hex(m.registration_signature),
+                }
+                for i, m in enumerate(current.members, start=1)
+            ],
+        }
+
+    def _require_set(self, kind: RecordKind, *, fresh: bool = False) -> CustodianSet:
+        current = self.current_set(kind, fresh=fresh)
+        if current is None:
+            raise NoCustodianSetError(
+                f"no {kind.value} custodian set is configured yet: this service cannot accept "
+                f"{kind.value} identities (an administrator runs `tipledger vault "
+                "set-custodians`)"
+            )
+        return current
 
     def add_identity(
         self, commitment: bytes, identity: bytes | Mapping[str, Any], kind: str = "reporter"

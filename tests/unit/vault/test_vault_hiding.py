@@ -89,7 +89,7 @@ def test_two_of_a_three_of_five_split_fit_every_candidate() -> None:
 def test_the_vault_refuses_a_forged_completion(five) -> None:
     """k-1 genuine shares plus a k-th share forged for some other secret: the tag refuses it."""
     keys, custodians = five
-    record = seal_identity({"n": 1}, kind="reporter", custodians=custodians, threshold=3)
+    record = seal_identity({"n": 1}, kind="reporter", custodians=custodians, threshold=3, version=1)
     genuine = [
         open_share(s, record.record_id, k) for s, k in zip(record.sealed_shares, keys, strict=True)
     ]
