@@ -5,17 +5,24 @@ says who they are) they read the review status from the chain, read the desk's q
 answer them. The formats (the secret's text form, the reporter key, sealed messages) are
 ``ledger.core.followup``, frozen, and re-exported here. What the service adds::
 
-    stored        = Argon2id(secret) in PHC string form (argon2-cffi), never the secret itself
+    stored (v1)   = Argon2id(secret) in PHC string form (argon2-cffi), never the secret itself
+    stored (v2)   = "sha256:" || hex(SHA-256(T)): the verifier the device sent, never T
 
-The service keeps only the public halves: it opens the reporter's copies only while the reporter
-presents the secret (the key is derived from it for that request, then dropped), and the desk's
-copies never. Reviewers' questions are sealed on the reviewer's own machine (``tipledger review
-ask``), so their text never reaches the service; a reporter's answer is sealed by the service as
-it arrives (a browser has nothing to seal with) and only the ciphertexts are stored.
+Version 1 (the service made the secret): the service keeps only the public halves, opens the
+reporter's copies only while the reporter presents the secret (the key is derived from it for
+that request, then dropped), and the desk's copies never; a reporter's answer in clear is sealed
+by the service as it arrives, only where the deployment allows it (``Settings.server_sealing``).
+
+Version 2 (the device made the secret): the service never sees the secret or the reporter key,
+only the token ``T`` that proves it. It hands back the reporter's sealed copies as they are, to
+open on the device, and stores answers sealed there (checked: version, sizes, key ids). Answers
+in clear are refused. Reviewers' questions are sealed on the reviewer's own machine (``tipledger
+review ask``) in either version, so their text never reaches the service.
 """
 
 from __future__ import annotations
 
+import base64
 import math
 import threading
 import time
@@ -31,9 +38,17 @@ from ledger.core.followup import (
     MAX_TEXT,
     MESSAGE_ID_SIZE,
     SECRET_PREFIX,
+    SECRET_PREFIX_V2,
+    TOKEN_PREFIX,
+    DeviceEnrolment,
     FollowUpSecret,
     check_message,
     check_text,
+    device_enrolment,
+    device_secret_from_text,
+    enrolment_from_json,
+    follow_up_token,
+    new_device_secret,
     new_message_id,
     new_secret,
     open_message,
@@ -41,6 +56,9 @@ from ledger.core.followup import (
     seal_message,
     secret_from_text,
     sender_name,
+    token_from_text,
+    token_text,
+    token_verifier,
 )
 from ledger.core.hpke import key_id_bytes as key_id  # follow-up code uses the 8 raw bytes
 from ledger.core.hpke import public_bytes
@@ -52,22 +70,34 @@ __all__ = [
     "MAX_TEXT",
     "MESSAGE_ID_SIZE",
     "SECRET_PREFIX",
+    "SECRET_PREFIX_V2",
+    "TOKEN_PREFIX",
     "UNAUTHENTICATED",
+    "DeviceEnrolment",
     "FailureLimiter",
     "FollowUpSecret",
     "SecretHasher",
     "check_message",
     "check_text",
+    "device_enrolment",
+    "device_secret_from_text",
+    "enrolment_from_json",
+    "follow_up_token",
     "key_id",
     "message_view",
+    "new_device_secret",
     "new_message_id",
     "new_secret",
     "open_message",
     "parse_secret",
+    "parse_token",
     "public_bytes",
     "reporter_key",
     "seal_message",
+    "sealed_message_view",
     "sender_name",
+    "token_text",
+    "token_verifier",
 ]
 
 # The one answer for a missing or wrong secret and an unknown tip alike: which tips exist, or
@@ -81,6 +111,14 @@ def parse_secret(text: str | None) -> FollowUpSecret:
     if secret is None:
         raise AuthenticationError(UNAUTHENTICATED)
     return secret
+
+
+def parse_token(text: str | None) -> bytes:
+    """The version 2 token in ``text``; ``AuthenticationError`` (the one answer) otherwise."""
+    token = token_from_text(text)
+    if token is None:
+        raise AuthenticationError(UNAUTHENTICATED)
+    return token
 
 
 # --- checking secrets -----------------------------------------------------------------------
@@ -194,6 +232,18 @@ class FailureLimiter:
                 }
                 if len(self._failures) > self._max_keys:  # a flood of distinct keys: forget
                     self._failures.clear()
+
+
+def sealed_message_view(
+    message_id: bytes, sender: int, sent_at: int, sealed: bytes
+) -> dict[str, Any]:
+    """A message of a version 2 thread: the reporter's copy as stored, to open on the device."""
+    return {
+        "id": "0x" + message_id.hex(),
+        "from": sender_name(sender),
+        "sent_at": sent_at,
+        "sealed": base64.b64encode(sealed).decode("ascii"),
+    }
 
 
 def message_view(message_id: bytes, sender: int, sent_at: int, text: str) -> dict[str, Any]:

@@ -3,13 +3,18 @@
 Formats and the cryptography are ``ledger.followup.secrets``; rows are
 ``ledger.store.followups``. The methods here block (Argon2, the database, ``reviewOf`` on
 chain): the API calls them off the event loop.
+
+Two kinds of reporter: a version 1 secret (``tlf1_``, made here) opens the thread here, as it
+always did; a version 2 token (``tlt2_``, from a secret made on the device) gets the reporter's
+sealed copies and seals its answers itself. Which one a tip has is its row's; a credential of
+the other kind fails like a wrong one.
 """
 
 from __future__ import annotations
 
 import hmac
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,27 +33,33 @@ from ledger.followup.secrets import (
     FROM_REPORTER,
     FROM_REVIEWER,
     MESSAGE_ID_SIZE,
+    TOKEN_PREFIX,
     UNAUTHENTICATED,
+    DeviceEnrolment,
     FailureLimiter,
     FollowUpSecret,
     SecretHasher,
     check_message,
+    enrolment_from_json,
     key_id,
     message_view,
     new_message_id,
     new_secret,
     open_message,
     parse_secret,
+    parse_token,
     public_bytes,
     reporter_key,
     seal_message,
+    sealed_message_view,
     sender_name,
+    token_verifier,
 )
 from ledger.log.reader import LogReader
 from ledger.store.followups import FollowUpStore, StoredMessage
 from ledger.store.submissions import Companions
 
-__all__ = ["Enrolment", "FollowUps", "Reporter"]
+__all__ = ["DeviceEnrolled", "Enrolment", "FollowUps", "Reporter"]
 
 
 @dataclass(frozen=True)
@@ -65,14 +76,39 @@ class Enrolment:
 
 
 @dataclass(frozen=True)
+class DeviceEnrolled:
+    """A version 2 enrolment a device sent with its tip, checked, ready to be stored."""
+
+    enrolment: DeviceEnrolment
+
+    def rows(self, commitment: bytes) -> Companions:
+        """The tip's ``follow_ups`` row: the reporter's public key and the token's verifier."""
+        e = self.enrolment
+        return FollowUpStore.device_companion_rows(commitment, e.verifier, e.reporter_key)
+
+
+@dataclass(frozen=True)
 class Reporter:
-    """A caller who showed a tip's follow-up secret: they hold its reporter key, for now."""
+    """A caller who showed a tip's follow-up credential.
+
+    Version 1 (the secret): they hold its reporter key, for now, and the service with them.
+    Version 2 (the token): the service has only the stored public key (``private_key`` None).
+    """
 
     commitment: bytes
-    private_key: X25519PrivateKey
+    private_key: X25519PrivateKey | None
+    public_key: bytes = b""  # raw; for version 1 derived from ``private_key``
+
+    def __post_init__(self) -> None:
+        if self.private_key is not None and not self.public_key:
+            object.__setattr__(self, "public_key", public_bytes(self.private_key.public_key()))
+
+    @property
+    def version(self) -> int:
+        return 1 if self.private_key is not None else 2
 
     def __repr__(self) -> str:
-        return f"Reporter({to_hex(self.commitment)})"
+        return f"Reporter({to_hex(self.commitment)}, v{self.version})"
 
 
 class FollowUps:
@@ -105,6 +141,12 @@ class FollowUps:
         secret = new_secret()
         return Enrolment(secret, self.hasher.hash(secret))
 
+    def enrol_from_device(self, enrolment: Mapping[str, Any]) -> DeviceEnrolled:
+        """A version 2 enrolment (the ``follow_up`` field of a sealed tip), checked: its
+        version, a 32-byte reporter key and a 32-byte verifier (``ProtocolError`` otherwise).
+        Cheap: no hash is computed here, the device did that."""
+        return DeviceEnrolled(enrolment_from_json(enrolment))
+
     def having(self, commitments: Iterable[bytes]) -> set[bytes]:
         return self.store.having(commitments)
 
@@ -120,11 +162,15 @@ class FollowUps:
         (whether the tip exists or not), so nobody can lock a reporter out. Malformed secrets
         are not counted: they cost no Argon2.
         """
+        if secret_text is not None and secret_text.strip().startswith(TOKEN_PREFIX):
+            return self._token_check(commitment, secret_text)
         secret = parse_secret(secret_text)  # not counted: a malformed secret costs no Argon2
         wait = self.limiter.over(commitment)
         if wait is not None:
             return self._cheap_check(commitment, secret, wait)
         row = self.store.get(commitment)
+        if row is not None and row.version != 1:  # a device's tip: the same work, then no
+            row = None
         ok = self.hasher.verify(None if row is None else row.secret_hash, secret)
         if row is None or not ok:
             self.limiter.failed(commitment)
@@ -134,10 +180,33 @@ class FollowUps:
             raise AuthenticationError(UNAUTHENTICATED)
         return Reporter(commitment, key)
 
+    def _token_check(self, commitment: bytes, text: str) -> Reporter:
+        """A version 2 token: SHA-256(T) compared in constant time with the stored verifier.
+
+        The same one answer as a secret for a wrong token, an unknown tip or a tip of the other
+        version; wrong tokens count in the same limiter, and past its bounds they get 429 while
+        the right one still passes. (No Argon2 here: the verifier is cheap by design.)
+        """
+        token = parse_token(text)
+        wait = self.limiter.over(commitment)
+        row = self.store.get(commitment)
+        expected = None if row is None else row.verifier
+        ok = hmac.compare_digest(token_verifier(token), expected or self._no_key)
+        if row is not None and expected is not None and ok:
+            return Reporter(commitment, None, row.reporter_key)
+        if wait is not None:
+            raise RateLimitedError(
+                f"too many wrong follow-up secrets for this tip: try again in {wait} s", wait
+            )
+        self.limiter.failed(commitment)
+        raise AuthenticationError(UNAUTHENTICATED)
+
     def _cheap_check(self, commitment: bytes, secret: FollowUpSecret, wait: int) -> Reporter:
         """Past the limit: the secret checked against the stored reporter key (one HKDF and one
         X25519, no Argon2); the right one passes, a wrong one or an unknown tip gets 429."""
         row = self.store.get(commitment)
+        if row is not None and row.version != 1:
+            row = None
         key = reporter_key(secret, commitment)
         expected = row.reporter_key if row is not None else self._no_key
         if hmac.compare_digest(public_bytes(key.public_key()), expected) and row is not None:
@@ -149,6 +218,23 @@ class FollowUps:
     def reporter_view(self, reporter: Reporter) -> dict[str, Any]:
         """What the reporter sees: anchored or not, the review from chain, the thread."""
         commitment = reporter.commitment
+        seal_to = self._seal_to(commitment)
+        common = {
+            "commitment": to_hex(commitment),
+            "anchored": self.reader.is_anchored(commitment),
+            "review": review_view(self.reviews.review_of(commitment)),
+        }
+        if reporter.private_key is None:  # version 2: the reporter's copies, opened on the device
+            return {
+                **common,
+                "version": 2,
+                "reporter_key_id": key_id(reporter.public_key).hex(),
+                "seal_to": seal_to,
+                "messages": [
+                    sealed_message_view(m.id, m.sender, m.sent_at, m.to_reporter)
+                    for m in self.store.messages(commitment)
+                ],
+            }
         messages = []
         for m in self.store.messages(commitment):
             text = open_message(
@@ -159,15 +245,22 @@ class FollowUps:
                 sender=m.sender,
             )
             messages.append(message_view(m.id, m.sender, m.sent_at, text))
-        return {
-            "commitment": to_hex(commitment),
-            "anchored": self.reader.is_anchored(commitment),
-            "review": review_view(self.reviews.review_of(commitment)),
-            "messages": messages,
-        }
+        # seal_to: so a device can seal a version 1 reporter's answers too, where the
+        # service no longer seals answers sent in clear (Settings.server_sealing off)
+        return {**common, "seal_to": seal_to, "messages": messages}
 
     def reporter_reply(self, reporter: Reporter, text: str) -> dict[str, Any]:
-        """Seal the reporter's message to the desk and to the reporter; store only those."""
+        """Seal the reporter's message to the desk and to the reporter; store only those.
+
+        Version 1 only (the service holds the key only while a tlf1 secret is shown); whether
+        the deployment allows it at all is for the caller (``Settings.server_sealing``).
+        """
+        if reporter.private_key is None:
+            raise ProtocolError(
+                "field 'text': this tip's follow-up secret was made on the device, so its answers "
+                "are sealed there: send {id, to_reporter, to_desk}, never the text"
+            )
+        private_key = reporter.private_key
         message_id = new_message_id()
 
         def sealed(public_key: X25519PublicKey) -> bytes:
@@ -184,11 +277,44 @@ class FollowUps:
             sender=FROM_REPORTER,
             sent_at=int(self._clock()),
             reviewer=None,
-            to_reporter=sealed(reporter.private_key.public_key()),
+            to_reporter=sealed(private_key.public_key()),
             to_desk=sealed(X25519PublicKey.from_public_bytes(self._desk_raw(reporter.commitment))),
         )
         self.store.add_message(reporter.commitment, message)
         return {"id": to_hex(message.id), "sent_at": message.sent_at}
+
+    def reporter_reply_sealed(
+        self, reporter: Reporter, *, message_id: bytes, to_reporter: bytes, to_desk: bytes
+    ) -> dict[str, Any]:
+        """Store an answer the device sealed to the reporter's key and to the tip's desk key.
+
+        Checked as a desk question is: a 16-byte id, each copy a version 1 message no longer
+        than a message of ``MAX_TEXT`` characters, sealed to the stored reporter key and to the
+        case key (or the legacy desk key) respectively. Whether it opens only the keys can tell.
+        """
+        commitment = reporter.commitment
+        if len(message_id) != MESSAGE_ID_SIZE:
+            raise ProtocolError(f"field 'id': a message id is {MESSAGE_ID_SIZE} bytes")
+        check_message(to_reporter, reporter.public_key, "field 'to_reporter'")
+        check_message(to_desk, self._desk_raw(commitment), "field 'to_desk'")
+        message = StoredMessage(
+            id=message_id,
+            sender=FROM_REPORTER,
+            sent_at=int(self._clock()),
+            reviewer=None,
+            to_reporter=to_reporter,
+            to_desk=to_desk,
+        )
+        self.store.add_message(commitment, message)
+        return {"id": to_hex(message_id), "sent_at": message.sent_at}
+
+    def _seal_to(self, commitment: bytes) -> dict[str, str] | None:
+        """The key a device seals the desk's copy of an answer to; None if there is none."""
+        try:
+            raw = self._desk_raw(commitment)
+        except ConfigError:
+            return None
+        return {"key": to_hex(raw), "key_id": key_id(raw).hex()}
 
     def _desk_raw(self, commitment: bytes) -> bytes:
         """The key the desk copies of this tip's messages are sealed to."""

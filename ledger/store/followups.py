@@ -1,5 +1,9 @@
 """Follow-up threads in the database: the secret's hash, the reporter's key, sealed messages.
 
+``secret_hash`` says what it holds by its form: an Argon2id PHC string (``$argon2id$…``) for a
+secret the service made (version 1), ``sha256:`` and 64 hex digits for the verifier of a token a
+device made (version 2, ``ledger.core.followup``). Neither form can be taken for the other.
+
 The ``follow_ups`` row of a tip is written as a companion of the tip itself (in its own
 transaction, only if the tip is new: ``companion_rows``). Messages are appended later, each as
 two ciphertexts; nothing here can read them.
@@ -18,17 +22,33 @@ from ledger.store.database import connection
 from ledger.store.schema import follow_up_messages, follow_ups
 from ledger.store.submissions import Companions
 
-__all__ = ["FollowUpRow", "FollowUpStore", "StoredMessage"]
+__all__ = ["VERIFIER_PREFIX", "FollowUpRow", "FollowUpStore", "StoredMessage"]
 
 _IN_BATCH = 500
+VERIFIER_PREFIX = "sha256:"  # a version 2 row: SHA-256 of the device's token, in hex
 _POSITION_TRIES = 5  # concurrent appends to one thread (PostgreSQL) retry at the next position
 
 
 @dataclass(frozen=True)
 class FollowUpRow:
     commitment: bytes
-    secret_hash: str  # Argon2id, PHC string form
+    secret_hash: str  # Argon2id, PHC string form; or VERIFIER_PREFIX + hex (version 2)
     reporter_key: bytes  # raw X25519 public key, derived from the secret
+
+    @property
+    def version(self) -> int:
+        """1: the service made the secret (Argon2id); 2: the device did (a token verifier)."""
+        return 2 if self.secret_hash.startswith(VERIFIER_PREFIX) else 1
+
+    @property
+    def verifier(self) -> bytes | None:
+        """SHA-256 of the token for a version 2 row; None for version 1."""
+        if self.version != 2:
+            return None
+        try:
+            return bytes.fromhex(self.secret_hash[len(VERIFIER_PREFIX) :])
+        except ValueError:  # never written so: such a row authenticates nobody
+            return None
 
 
 @dataclass(frozen=True)
@@ -60,6 +80,17 @@ class FollowUpStore:
                 },
             )
         ]
+
+    @staticmethod
+    def device_companion_rows(
+        commitment: bytes, verifier: bytes, reporter_key: bytes
+    ) -> Companions:
+        """The ``follow_ups`` row of a version 2 enrolment: the token's verifier, marked so."""
+        if len(verifier) != 32 or len(reporter_key) != 32:
+            raise ProtocolError("a device's enrolment is a 32-byte key and a 32-byte verifier")
+        return FollowUpStore.companion_rows(
+            commitment, VERIFIER_PREFIX + verifier.hex(), reporter_key
+        )
 
     def get(self, commitment: bytes) -> FollowUpRow | None:
         t = follow_ups.c

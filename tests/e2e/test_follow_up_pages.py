@@ -1,12 +1,13 @@
 """Anonymous follow-up in the browser, against the real service and chain.
 
-A reporter sends a tip from the Thai page and gets a follow-up secret with the receipt (shown,
-in the downloaded receipt, in the QR code). The intake desk's member (the key file `tipledger
-devchain` made), signed in with Sign-In with Ethereum, opens the case key from their grant, seals
-a question on their machine and posts it through the desk API, and records "under review" on
-chain; the reporter's page shows both, the reporter answers, and the member opens the answer
-with the case key. The secret goes only in an Authorization header: never in a URL, a cookie or
-localStorage.
+A reporter sends a tip from the Thai page and gets a follow-up secret made in the browser with
+the receipt (shown, in the downloaded receipt, in the QR code). The intake desk's member (the key
+file `tipledger devchain` made), signed in with Sign-In with Ethereum, opens the case key from
+their grant, seals a question on their machine and posts it through the desk API, and records
+"under review" on chain; the reporter's page opens the question in the browser, the reporter
+answers (sealed in the browser), and the member opens the answer with the case key. The secret
+never leaves the browser: requests carry only the token derived from it, in an Authorization
+header, never in a URL, a cookie or localStorage.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import DeskClient
 from ledger.core.encoding import from_hex, to_hex
+from ledger.core.followup import device_secret_from_text, follow_up_token, token_text
 from ledger.core.receipt import Receipt
 from ledger.desk.member import case_key, routing_proof
 from ledger.desk.member_keys import MemberKey, load_member_key
@@ -146,7 +148,7 @@ def test_the_receipt_shows_and_keeps_the_follow_up_secret(
     assert page.is_checked("#follow-up-choice")  # asked for by default
     send_tip(page, services, TIP)
     secret = page.inner_text("#follow-up-secret").strip()
-    assert secret.startswith("tlf1_")
+    assert secret.startswith("tlf2_")  # made in this browser
     assert len(secret) == 48
     assert page.is_visible("#follow-up")
     advice = page.inner_text("#follow-up")
@@ -221,6 +223,8 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
     member: MemberKey,
 ) -> None:
     page, recorder = tab
+    sent: list[str] = []  # every request's URL, headers and body, as the page sends them
+    page.on("request", lambda r: sent.append(f"{r.url} {r.headers} {r.post_data}"))
     send_tip(page, services, TIP + " " + os.urandom(4).hex())
     secret = page.inner_text("#follow-up-secret").strip()
     commitment = page.inner_text("#commitment").strip()
@@ -286,6 +290,14 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
     assert page.evaluate("localStorage.length") == 0
     assert recorder.cookies == []
     assert recorder.problems == []
+    # The secret made in the browser never left it, in no header and no body: the follow-up
+    # requests carried the token derived from it, and the answer went sealed.
+    device_secret = device_secret_from_text(secret)
+    assert device_secret is not None
+    token = token_text(follow_up_token(device_secret, from_hex(commitment, 32)))
+    assert not [r for r in sent if secret in r or secret[5:] in r]
+    assert [r for r in sent if f"Bearer {token}" in r]
+    assert not [r for r in sent if ANSWER.split("\n")[0] in r]  # (JSON keeps Thai as it is)
 
     # Another browser, with only the receipt number and the secret typed in.
     fresh = page.context.browser.new_context(viewport=PHONE)
@@ -293,7 +305,7 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
     other_recorder = Recorder(other)
     open_page(other, services.url + "/status")
     other.fill("#status-commitment", commitment)
-    other.fill("#status-secret", "tlf1_" + "A" * 43)  # a wrong secret: one readable line
+    other.fill("#status-secret", "tlf2_" + "A" * 43)  # a wrong secret: one readable line
     other.click("#status-button")
     other.wait_for_selector("#status-error:not([hidden])")
     assert "รหัสลับนี้เปิดเรื่องนี้ไม่ได้" in other.inner_text("#status-error")

@@ -19,6 +19,7 @@ from sqlalchemy import create_engine, func, select
 
 from ledger.core.commitment import new_salt
 from ledger.core.encoding import from_hex, to_hex
+from ledger.core.hpke import key_id_bytes, public_bytes
 from ledger.core.receipt import Receipt
 from ledger.errors import EnvelopeError
 from ledger.followup.secrets import (
@@ -89,10 +90,13 @@ def test_a_follow_up_secret_comes_back_once_and_opens_the_thread(
     assert response.status_code == 200, response.text
     assert "set-cookie" not in response.headers
     view = response.json()
+    case = public_bytes(server.case_key(commitment).public_key())
     assert view == {
         "commitment": commitment,
         "anchored": view["anchored"],
         "review": None,
+        # the tip's case key, for a device that seals its answers itself
+        "seal_to": {"key": to_hex(case), "key_id": key_id_bytes(case).hex()},
         "messages": [],
     }
     deadline = time.monotonic() + 60

@@ -25,6 +25,7 @@ from ledger.followup.secrets import (
     FailureLimiter,
     SecretHasher,
     check_message,
+    key_id,
     new_message_id,
     new_secret,
     open_message,
@@ -176,14 +177,18 @@ def test_a_thread_from_enrolment_to_answers(engine: Engine) -> None:
         [NewSubmission(commitment, 1764200000)], [enrolment.rows(commitment)]
     )
     reporter = threads.authenticate(commitment, enrolment.secret.text)
+    desk_raw = public_bytes(desk.public_key())
     assert threads.reporter_view(reporter) == {
         "commitment": "0x" + commitment.hex(),
         "anchored": False,
         "review": None,
+        # the key a device seals a version 1 reporter's answer to, where the service does not
+        "seal_to": {"key": "0x" + desk_raw.hex(), "key_id": key_id(desk_raw).hex()},
         "messages": [],
     }
     # a question sealed at the desk, an answer sealed by the service
     thread = threads.desk_thread(commitment)
+    assert reporter.private_key is not None  # a version 1 secret: the service derived the key
     reporter_public = X25519PrivateKey.from_private_bytes(
         reporter.private_key.private_bytes_raw()
     ).public_key()

@@ -1,9 +1,21 @@
-// The reporter's side of the follow-up API. The secret goes only in the Authorization header of
-// requests to this origin: never in a URL (it would end up in logs and history), never in a
-// cookie, never in localStorage. Answers come back as {status, data} or a FollowUpError whose
-// key names the one line to show.
+// The reporter's side of the follow-up API. A secret made on this device (tlf2_) never leaves it:
+// requests carry only the token derived from it, the desk's questions arrive sealed and are
+// opened here, and answers are sealed here to the reporter key and to the tip's key the service
+// names. A secret the service made (tlf1_) is sent as it always was, and its answers are sealed
+// here too. The credential goes only in the Authorization header of requests to this origin:
+// never in a URL, a cookie or localStorage. Answers come back as {status, data} or a
+// FollowUpError whose key names the one line to show.
+//
+// The cryptography is imported when first needed, so the receipt page (which only reads the
+// secret from a receipt) does not load it.
 
-export const SECRET_PATTERN = /^tlf1_[A-Za-z0-9_-]{16,200}$/;
+import { equalBytes, fromBase64, fromHex, toBase64, toHex } from './protocol.js';
+
+const keysModule = () => import('./followup-keys.js');
+const sealModule = () => import('./seal.js');
+const identityModule = () => import('./identity-seal.js');
+
+export const SECRET_PATTERN = /^tlf[12]_[A-Za-z0-9_-]{43}$/;
 export const MAX_MESSAGE = 10000;
 
 export class FollowUpError extends Error {
@@ -15,10 +27,21 @@ export class FollowUpError extends Error {
   }
 }
 
-/** The follow-up secret a receipt carries (`"follow_up": {"secret": "tlf1_…"}`), or null. */
+/** The follow-up secret a receipt carries (`"follow_up": {"secret": "tlf…"}`), or null. */
 export function receiptSecret(receipt) {
   const secret = receipt?.extra?.follow_up?.secret;
   return typeof secret === 'string' && SECRET_PATTERN.test(secret) ? secret : null;
+}
+
+/** The case key the reporter's own device sealed the tip to, as the receipt keeps it
+ *  (`"follow_up": {"case_key": "0x…"}`), or null (a receipt from before, or none). */
+export function receiptCaseKey(receipt) {
+  const key = receipt?.extra?.follow_up?.case_key;
+  try {
+    return typeof key === 'string' ? fromHex(key, 32) : null;
+  } catch {
+    return null;
+  }
 }
 
 /** A secret as typed or pasted (spaces and line breaks dropped), or a FollowUpError. */
@@ -28,8 +51,23 @@ export function cleanSecret(text) {
   return secret;
 }
 
-async function call(method, path, secret, body) {
-  const headers = { Accept: 'application/json', Authorization: `Bearer ${secret}` };
+/**
+ * The follow-up of `commitment` (0x hex) with `secret`: {commitment, version, bearer, key}, all
+ * derived here. Pass it to the calls below; the secret itself is not kept in it.
+ */
+export async function openSession(commitment, secret, caseKey = null) {
+  const { followUpKeys } = await keysModule();
+  try {
+    const keys = await followUpKeys(secret, fromHex(commitment, 32));
+    // `caseKey` (from the receipt): answers are sealed to it and to no key the service names.
+    return { commitment, caseKey, ...keys };
+  } catch {
+    throw new FollowUpError('status.secret_malformed');
+  }
+}
+
+async function call(method, path, session, body) {
+  const headers = { Accept: 'application/json', Authorization: `Bearer ${session.bearer}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
   let response;
   try {
@@ -57,26 +95,93 @@ async function call(method, path, secret, body) {
   throw new FollowUpError('status.follow_up_refused', { detail });
 }
 
-/** The review status and the messages of a tip. */
-export async function fetchThread(commitment, secret) {
-  const { data } = await call('GET', `/v1/tips/${commitment}/follow-up`, secret);
+/**
+ * The review status and the messages of a tip, every message as text: a version 2 thread is
+ * opened here with the reporter key (one that does not open is refused, never shown).
+ */
+export async function fetchThread(session) {
+  const { commitment } = session;
+  const { data } = await call('GET', `/v1/tips/${commitment}/follow-up`, session);
   if (!data || typeof data !== 'object' || !Array.isArray(data.messages)) {
     throw new FollowUpError('status.follow_up_refused', { detail: 'unexpected answer' });
   }
   if (String(data.commitment).toLowerCase() !== commitment) {
     throw new FollowUpError('status.follow_up_refused', { detail: 'answer about another tip' });
   }
-  return data;
+  if (data.version !== 2) return data;
+  const [{ SENDERS, openMessage }, { keyId }] = await Promise.all([keysModule(), sealModule()]);
+  if (data.reporter_key_id !== toHex(keyId(session.key.publicRaw)).slice(2)) {
+    throw new FollowUpError('status.follow_up_not_mine');
+  }
+  const entry = fromHex(commitment, 32);
+  const messages = [];
+  for (const m of data.messages) {
+    let text;
+    try {
+      text = await openMessage(session.key, fromBase64(String(m.sealed)), {
+        commitment: entry,
+        messageId: fromHex(String(m.id), 16),
+        sender: SENDERS[m.from],
+      });
+    } catch (exc) {
+      throw new FollowUpError('status.follow_up_unopened', { detail: exc.message || String(exc) });
+    }
+    messages.push({ id: m.id, from: m.from, sent_at: m.sent_at, text });
+  }
+  return { ...data, messages };
 }
 
-/** Send the reporter's answer; the service seals it for the review desk as it arrives. */
-export async function sendAnswer(commitment, secret, text) {
-  const { data } = await call('POST', `/v1/tips/${commitment}/follow-up/messages`, secret, { text });
-  return data;
+/**
+ * Send the reporter's answer, sealed here to the reporter key and to the key `sealTo` (the
+ * thread's `seal_to`, checked: its key id must be its key's). Without `sealTo`, a version 1
+ * answer goes in clear for the service to seal, where the deployment still does that.
+ */
+export async function sendAnswer(session, text, sealTo) {
+  const path = `/v1/tips/${session.commitment}/follow-up/messages`;
+  if (!sealTo) {
+    if (session.version === 2) {
+      throw new FollowUpError('status.follow_up_refused', { detail: 'no key to seal the answer to' });
+    }
+    return (await call('POST', path, session, { text })).data;
+  }
+  const { FROM_REPORTER, keyId, newMessageId, sealMessage } = await sealModule();
+  const deskKey = fromHex(String(sealTo.key), 32);
+  if (!equalBytes(keyId(deskKey), fromHex('0x' + String(sealTo.key_id), 8))) {
+    throw new FollowUpError('status.follow_up_refused', { detail: 'the key to seal to is not its own' });
+  }
+  if (session.caseKey && !equalBytes(deskKey, session.caseKey)) {
+    // The receipt names the case key this device made: another one is the service's own.
+    throw new FollowUpError('status.follow_up_key_changed');
+  }
+  const messageId = newMessageId();
+  const fields = { commitment: fromHex(session.commitment, 32), messageId, sender: FROM_REPORTER, text };
+  const body = {
+    id: toHex(messageId),
+    to_reporter: toBase64(await sealMessage(session.key.publicRaw, fields)),
+    to_desk: toBase64(await sealMessage(deskKey, fields)),
+  };
+  return (await call('POST', path, session, body)).data;
 }
 
-/** Give an identity after the tip was sent; the answer summarises the sealed record. */
-export async function addIdentity(commitment, secret, identity) {
-  const { data } = await call('POST', `/v1/tips/${commitment}/identity`, secret, { identity });
-  return data;
+/**
+ * Give an identity after the tip was sent, sealed here for the custodians of its kind (checked
+ * on chain first: identity-seal.js); the answer summarises the record. A version 1 follow-up
+ * whose custodians cannot be checked here sends the identity in clear, for a deployment that
+ * still seals identities itself (the service refuses it otherwise).
+ */
+export async function addIdentity(session, identity) {
+  const path = `/v1/tips/${session.commitment}/identity`;
+  const kind = identity?.role === 'witness' ? 'witness' : 'reporter';
+  let record;
+  try {
+    const { custodianSet, sealIdentity } = await identityModule();
+    const custodians = await custodianSet(kind);
+    record = await sealIdentity({ identity, kind, ...custodians });
+  } catch (exc) {
+    if (session.version === 2) {
+      throw new FollowUpError('status.identity_not_sealed', { detail: exc.message || String(exc) });
+    }
+    return (await call('POST', path, session, { identity })).data;
+  }
+  return (await call('POST', path, session, { record })).data;
 }

@@ -2,8 +2,10 @@
 // service: once anchored, the inclusion is merged into the receipt here and checked in the
 // browser, and the updated receipt can be downloaded or verified. With the follow-up secret
 // (from the receipt, or typed with the commitment), the page shows the review status and the
-// reviewers' questions, sends the reporter's answers, and can add an identity later. The secret
-// stays in this page's memory: it goes only in the Authorization header to this origin.
+// reviewers' questions, sends the reporter's answers, and can add an identity later. A secret
+// made on the device (tlf2_) never leaves this page: only the token derived from it goes in the
+// Authorization header, the questions are opened here and the answers and identities are sealed
+// here (followup.js). What the page keeps is in its memory only, never in storage.
 
 import {
   FollowUpError,
@@ -11,6 +13,8 @@ import {
   addIdentity,
   cleanSecret,
   fetchThread,
+  openSession,
+  receiptCaseKey,
   receiptSecret,
   sendAnswer,
 } from './followup.js';
@@ -39,7 +43,7 @@ const REVIEW_STATES = {
 
 let config = { features: {} };
 let current = null; // {receipt, key, params}: the anchoring status of a receipt
-let thread = null; // {commitment, secret, data}: the follow-up, while this page is open
+let thread = null; // {commitment, session, data}: the follow-up, while this page is open
 let refreshTimer = null;
 
 // --- anchoring status --------------------------------------------------------------------------
@@ -161,7 +165,7 @@ function scheduleRefresh() {
 async function refresh({ quiet = false } = {}) {
   if (!thread) return;
   try {
-    thread.data = await fetchThread(thread.commitment, thread.secret);
+    thread.data = await fetchThread(thread.session);
     renderThread();
     if (!quiet) setText($('reply-status'), 'status.refreshed');
   } catch (exc) {
@@ -180,9 +184,10 @@ function followUpFailed(exc, where) {
   else setText(where, 'status.follow_up_refused', { detail: exc.message || String(exc) });
 }
 
-async function openThread(commitment, secret) {
-  const data = await fetchThread(commitment, secret);
-  thread = { commitment, secret, data };
+async function openThread(commitment, secret, caseKey = null) {
+  const session = await openSession(commitment, secret, caseKey);
+  const data = await fetchThread(session);
+  thread = { commitment, session, data };
   renderThread();
   clearText($('reply-status'));
   show($('follow-up-view'));
@@ -209,7 +214,7 @@ async function reply(event) {
   button.disabled = true;
   setText(status, 'status.reply_sending');
   try {
-    await sendAnswer(thread.commitment, thread.secret, text);
+    await sendAnswer(thread.session, text, thread.data.seal_to);
     $('reply-text').value = '';
     await refresh({ quiet: true });
     setText(status, 'status.reply_sent');
@@ -234,7 +239,7 @@ async function giveIdentity(event) {
   const button = $('identity-button');
   button.disabled = true;
   try {
-    const summary = await addIdentity(thread.commitment, thread.secret, identity);
+    const summary = await addIdentity(thread.session, identity);
     clearIdentityForm();
     if (!isIdentitySummary(summary)) throw new FollowUpError('status.follow_up_refused', { detail: 'unexpected answer' });
     const text = h('p', { className: 'identity-done' });
@@ -309,7 +314,8 @@ async function check(event) {
     }
     if (form.secret && followUpOn()) {
       try {
-        const data = await openThread(form.commitment, form.secret);
+        const pinned = form.receipt ? receiptCaseKey(form.receipt) : null;
+        const data = await openThread(form.commitment, form.secret, pinned);
         if (!form.receipt) {
           current = { receipt: null, key: data.anchored ? 'anchored_plain' : 'pending' };
           renderStatus();
