@@ -21,7 +21,13 @@ from starlette.types import ASGIApp
 from api import errors
 from api.fast_submit import FastSubmit
 from api.middleware import BodySizeLimit, HtmlSecurityHeaders
-from api.models import TipMultipart, TipRequest, VerifyRequest
+from api.models import (
+    SealedTipMultipart,
+    SealedTipRequest,
+    TipMultipart,
+    TipRequest,
+    VerifyRequest,
+)
 from api.responses import conform_refusals
 from api.routes import agencies, auth, follow_up, health, log, review, tips, vault, verify
 from api.routes.api_docs import mount_api_docs
@@ -135,7 +141,13 @@ def create_app(
             )
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             # Bodies parsed by the routes themselves (for speed), described here.
-            for model in (TipRequest, TipMultipart, VerifyRequest):
+            for model in (
+                SealedTipRequest,
+                SealedTipMultipart,
+                TipRequest,
+                TipMultipart,
+                VerifyRequest,
+            ):
                 model_schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
                 for name, sub in model_schema.pop("$defs", {}).items():
                     components.setdefault(name, sub)

@@ -93,8 +93,90 @@ def _config(example: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [example]})
 
 
+class SealedTipRequest(BaseModel):
+    """A tip sealed on the reporter's device, "tipledger-sealed-tip/1" (PROTOCOL.md 17.1): what
+    the service takes by default. It holds nothing readable without a member's key."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "format": "tipledger-sealed-tip/1",
+                    "commitment": EXAMPLE_COMMITMENT,
+                    "agency": "intake",
+                    "case_key": "0x" + "5a" * 32,
+                    "envelope": "AQ3x" + "A" * 120,
+                    "grants": ["AQtLXw" + "A" * 112],
+                    "attachments": 0,
+                }
+            ]
+        },
+    )
+
+    format: Literal["tipledger-sealed-tip/1"]
+    commitment: str = Field(
+        description="The commitment the device computed (0x + 64 hex digits).",
+        json_schema_extra=_HEX32,
+    )
+    agency: str | None = Field(
+        default="intake",
+        description="The agency the tip is for; refused (422) when unknown, inactive or with "
+        "no members.",
+        json_schema_extra={"pattern": AGENCY},
+    )
+    case_key: str = Field(
+        description="The fresh case public key (raw X25519, 0x hex) the envelope and the "
+        "attachments are sealed to.",
+        json_schema_extra=_HEX32,
+    )
+    envelope: str = Field(
+        description="The tip's document, salt and author sealed to the case key (PROTOCOL.md "
+        "9, base64); refused (422) unless its header names the case key.",
+        json_schema_extra={"pattern": BASE64},
+    )
+    grants: list[str] = Field(
+        description="The case private key granted to each member key the chain lists for the "
+        "agency, exactly one each (PROTOCOL.md 16.3, 89 bytes, base64); anything else is "
+        "refused (422, naming the key).",
+        json_schema_extra={"items": {"type": "string", "pattern": BASE64}, "maxItems": 1024},
+    )
+    attachments: int = Field(
+        default=0,
+        ge=0,
+        le=100,
+        description="How many sealed attachments follow as 'attachment' parts (multipart only; "
+        "the JSON form carries none).",
+    )
+    follow_up: dict[str, Any] | None = Field(
+        default=None,
+        description="The follow-up enrolment made on the device (PROTOCOL.md 17.4).",
+    )
+    identity: dict[str, Any] | None = Field(
+        default=None,
+        description="An identity record, version 2, split and sealed on the device (PROTOCOL.md "
+        "17.3).",
+    )
+
+
+class SealedTipMultipart(BaseModel):
+    """A sealed tip with its sealed attachments, as ``multipart/form-data``: the part ``tip``
+    (the JSON of ``SealedTipRequest``, whose ``attachments`` counts the rest), then one
+    ``attachment`` part per sealed stream, in the tip document's order (PROTOCOL.md 17.2)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    tip: str = Field(description="The sealed tip's JSON (application/json).")
+    attachment: list[bytes] = Field(
+        default_factory=list,
+        json_schema_extra={"items": {"type": "string", "format": "binary"}},
+    )
+
+
 class TipRequest(BaseModel):
-    """A tip as JSON. Only ``document`` is required."""
+    """A tip in clear, as JSON, for the service to seal (only ``document`` is required): taken
+    only where the deployment turned on ``TIPLEDGER_SERVER_SEALING`` (422 otherwise). Prefer
+    ``SealedTipRequest``."""
 
     model_config = ConfigDict(
         extra="forbid",  # api.parsing.reject_unknown

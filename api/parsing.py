@@ -19,6 +19,7 @@ from ledger.core.agency import INTAKE, agency_id
 from ledger.core.commitment import SALT_SIZE
 from ledger.core.encoding import address_bytes, from_hex
 from ledger.core.identity import MAX_IDENTITY_SIZE, RecordKind
+from ledger.core.sealed import SealedTip
 from ledger.core.tip import Attachment, build_tip_document
 from ledger.errors import AgencyError, ProtocolError
 
@@ -200,6 +201,37 @@ def tip_from_parts(parts: Sequence[Part]) -> tuple[bytes, bytes | None, bytes | 
     if text is None:
         raise ProtocolError("multipart field 'document' (the tip's text) is required")
     return build_tip_document(text, attachments), salt, author
+
+
+def sealed_from_parts(parts: Sequence[Part]) -> tuple[SealedTip, list[bytes]]:
+    """A tip sealed on the device, as multipart: the ``tip`` part (the JSON of PROTOCOL.md
+    17.1) once, then one ``attachment`` part per sealed stream, in the document's order."""
+    tip: SealedTip | None = None
+    streams: list[bytes] = []
+    for part in parts:
+        if part.name == "tip":
+            if tip is not None:
+                raise ProtocolError("multipart field 'tip' given more than once")
+            tip = SealedTip.from_json(json_object(part.data, "multipart field 'tip'"))
+        elif part.name == "attachment":
+            streams.append(part.data)
+        else:
+            raise ProtocolError(
+                f"unknown multipart field {part.name!r} in a sealed tip (expected 'tip', then "
+                "'attachment' for each sealed attachment)"
+            )
+    if tip is None:
+        raise ProtocolError("multipart field 'tip' (the sealed tip, JSON) is required")
+    if len(streams) != tip.attachments:
+        raise ProtocolError(
+            f"the sealed tip lists {tip.attachments} attachment(s) but {len(streams)} "
+            "'attachment' part(s) came with it"
+        )
+    return tip, streams
+
+
+def is_sealed_multipart(parts: Sequence[Part]) -> bool:
+    return any(part.name == "tip" for part in parts)
 
 
 # --- what a reporter may ask for beside the tip -----------------------------------------------

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     body_min_rate: float = Field(default=1024.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
     desk_public_key: str | None = None
+    # Tips, attachments, identities and answers arrive sealed on the sender's device (PROTOCOL.md
+    # 17). True also takes them in clear and seals them here, as before: the service then reads
+    # each one as it arrives, so a compromised or compelled server reads every new tip. Off
+    # unless a deployment turns it on (README, "Sealing on the device").
+    server_sealing: bool = False
     # The URL reviewers and custodians reach this service at: the domain and URI their EIP-4361
     # sign-in messages must name (default http://HOST:PORT). Never taken from a request's Host.
     public_url: str | None = None

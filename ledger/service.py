@@ -32,6 +32,7 @@ from ledger.config import Settings
 from ledger.core.eip712 import Signer
 from ledger.core.encoding import checksum_address
 from ledger.core.receipt import Receipt
+from ledger.core.sealed import SealedTip
 from ledger.core.verify import Verdict
 from ledger.desk.cases import CaseDesk
 from ledger.desk.queries import ReviewDesk
@@ -51,6 +52,7 @@ from ledger.log.receipts import ReceiptBuilder
 from ledger.log.sequencer import Sequencer, SequencerStatus
 from ledger.ops.latency import LatencyTracker
 from ledger.store import LogStore, StoredCheckpoint, open_database, sequencer_report
+from ledger.store.attachments import AttachmentStore
 from ledger.store.cases import CaseStore
 from ledger.store.database import writer_lock
 from ledger.store.followups import FollowUpStore
@@ -128,6 +130,7 @@ class LedgerService:
         # Agencies and their members' keys, read from chain (never the service's own).
         self.agencies = AgencyDirectory(self.contract)
         self.cases = CaseStore(engine, read_engine)
+        self.attachments = AttachmentStore(read_engine)
         self.intake = Intake(
             self.submissions,
             Signer(anchorer.key),
@@ -178,6 +181,7 @@ class LedgerService:
             follow_ups=follow_up_store,
             receipts=self.receipts,
             cases=self.case_desk,
+            attachments=self.attachments,
         )
         self.latency = LatencyTracker()
         self.started_at = time.time()
@@ -302,6 +306,13 @@ class LedgerService:
         secret's hash, a sealed identity record).
         """
         return await self.intake.submit_async(document, salt, author, companions, agency)
+
+    async def submit_sealed(
+        self, tip: SealedTip, companions: CompanionBuilder | None = None
+    ) -> Accepted:
+        """Accept a tip sealed on the reporter's device (PROTOCOL.md 17): checked against the
+        members the chain lists for its agency, then durable and promised as ``submit``."""
+        return await self.intake.submit_sealed_async(tip, companions)
 
     # -- reading ---------------------------------------------------------------------------
 

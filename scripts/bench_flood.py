@@ -16,7 +16,6 @@ the default settings) and prints:
 from __future__ import annotations
 
 import argparse
-import base64
 import os
 import socket
 import statistics
@@ -69,13 +68,27 @@ def challenge_rate(url: str, seconds: float = 3.0) -> tuple[int, int, float]:
     return accepted, refused, elapsed
 
 
-def submit_latencies(url: str, count: int) -> list[float]:
+def submit_latencies(url: str, count: int, home: Path) -> list[float]:
+    """The time to accept each of ``count`` tips, sealed beforehand as a device seals them."""
+    from ledger.chain.client import connect
+    from ledger.chain.contract import TipLedgerContract
+    from ledger.chain.deploy import Deployment
+    from ledger.device import member_keys, seal_on_device
+
+    deployment = Deployment.load(home / "deployment.json")
+    assert deployment.rpc_url is not None
+    keys = member_keys(TipLedgerContract(connect(deployment.rpc_url), deployment.address), "intake")
+    bodies = [
+        seal_on_device(
+            keys, agency="intake", document=f"bench tip {i} {time.time_ns()}".encode()
+        ).sealed.to_json()
+        for i in range(count)
+    ]
     times = []
     with httpx.Client(base_url=url, timeout=30) as client:
-        for i in range(count):
-            doc = base64.b64encode(f"bench tip {i} {time.time_ns()}".encode()).decode()
+        for body in bodies:
             started = time.perf_counter()
-            response = client.post("/v1/tips", json={"document": doc})
+            response = client.post("/v1/tips", json=body)
             times.append(time.perf_counter() - started)
             assert response.status_code == 202, response.text
     return times
@@ -113,7 +126,7 @@ def main() -> int:
             f"({accepted / elapsed:.1f}/s), {refused} refused with 429"
         )
         time.sleep(61)  # the source's bucket refills, so the flood below starts from a full one
-        alone = submit_latencies(url, args.submits)
+        alone = submit_latencies(url, args.submits, home)
         stop = threading.Event()
         counts: list[int] = []
         threads = [
@@ -123,7 +136,7 @@ def main() -> int:
         for t in threads:
             t.start()
         time.sleep(0.5)
-        flooded = submit_latencies(url, args.submits)
+        flooded = submit_latencies(url, args.submits, home)
         stop.set()
         for t in threads:
             t.join(30)

@@ -25,7 +25,6 @@ the lowest scrypt cost here (2^14) to keep the run short; real ones default to 2
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import io
 import json
@@ -52,8 +51,11 @@ from ledger.chain.deploy import deploy  # noqa: E402
 from ledger.cli.app import app  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.core.encoding import from_hex, to_hex  # noqa: E402
+from ledger.device import member_keys, seal_on_device  # noqa: E402
 from ledger.ops.devnet import ensure_intake_desk  # noqa: E402
 from ledger.service import LedgerService  # noqa: E402
+from ledger.vault.client import checked_custodian_set, seal_identity_on_device  # noqa: E402
+from ledger.vault.onchain import VaultChain  # noqa: E402
 
 IDENTITY = {
     "name": "สมชาย ใจดี (Somchai Jaidee)",
@@ -183,11 +185,29 @@ def walk(home: Path, admin_key: Path, service: LedgerService, url: str) -> int:
     tipledger("vault", "set-custodians", "--kind", "reporter", "--threshold", "3", *ids, *admin)
 
     step(
-        "4. A reporter submits a tip with their identity",
-        "the reporter (and the service, in memory, for the moment it seals it)",
+        "4. A reporter seals a tip and their identity on their own device and submits them",
+        "the reporter only: the service receives the record sealed",
     )
+    contract = service.contract()
     with httpx.Client(base_url=url, timeout=30) as client:
-        body = {"document": base64.b64encode(TIP.encode()).decode(), "identity": IDENTITY}
+        # The custodians' keys from the service, each checked against the chain here (its
+        # registration signature and CUSTODIAN_ROLE), then the identity split and sealed here.
+        offered = client.get("/v1/vault/custodian-set/reporter").json()
+        checked = checked_custodian_set(
+            offered, VaultChain(lambda: contract), service.chain_id, "reporter"
+        )
+        record = seal_identity_on_device(
+            IDENTITY, "reporter", checked.share_keys, checked.threshold
+        )
+        tip = seal_on_device(
+            member_keys(contract, "intake"), agency="intake", document=TIP.encode()
+        )
+        body = {**tip.sealed.to_json(), "identity": record.to_dict()}
+        print(f"    custodian keys checked on chain: {len(checked.share_keys)} of the set")
+        print(
+            f"    identity record version 2 made here, {checked.threshold} of "
+            f"{len(checked.share_keys)}; tip sealed to the intake desk's member key"
+        )
         answer = client.post("/v1/tips", json=body)
     if answer.status_code != 202:
         raise SystemExit(f"demo failed: POST /v1/tips answered {answer.status_code}: {answer.text}")

@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.config import JsonDict
@@ -36,6 +36,7 @@ from api.responses import JSONBytes, error_responses
 from api.routes.tips import CommitmentPath
 from ledger.core.agency import agency_slug
 from ledger.core.encoding import from_hex, to_hex
+from ledger.core.sealed import MAX_ATTACHMENTS
 from ledger.desk.queries import MAX_PAGE
 from ledger.errors import NotFoundError, ProtocolError
 from ledger.followup.secrets import MESSAGE_ID_SIZE
@@ -183,6 +184,12 @@ class DeskTip(BaseModel):
     review: DeskReview | None = Field(description="The latest review by this agency.")
     latest_review: DeskReview | None = Field(description="The latest review by any agency.")
     follow_up: bool
+    attachments: list[int] = Field(
+        default_factory=list,
+        description="The sealed size of each attachment sealed on the reporter's device, in "
+        "the tip document's order: fetch each from `.../attachments/{position}` and open it "
+        "with the case key (PROTOCOL.md 17.2).",
+    )
 
 
 class DeskMessage(BaseModel):
@@ -308,6 +315,39 @@ async def desk_tip(
         return service.review_desk.tip(entry, service.case_desk.member(member.address, agency))
 
     return JSONBytes(await run_in_threadpool(read))
+
+
+@router.get(
+    "/v1/review/tips/{commitment}/attachments/{position}",
+    summary="One sealed attachment",
+    description="The attachment at `position` in the tip document's list, as the reporter's "
+    "device sealed it to the case key (PROTOCOL.md 17.2): open it with the case key, then check "
+    "its SHA-256 and size against the document.",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {
+                "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}
+            },
+            "description": "The sealed stream.",
+        },
+        **_ERRORS,
+    },
+)
+async def desk_attachment(
+    commitment: CommitmentPath,
+    position: Annotated[int, Path(ge=0, le=MAX_ATTACHMENTS - 1, examples=[0])],
+    member: MemberDep,
+    service: ServiceDep,
+    agency: AgencyQuery = None,
+) -> Response:
+    entry = commitment_param(commitment)
+
+    def read() -> bytes:
+        who = service.case_desk.member(member.address, agency)
+        return service.review_desk.attachment(entry, position, who)
+
+    return Response(await run_in_threadpool(read), media_type="application/octet-stream")
 
 
 @router.get(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -17,33 +18,58 @@ from api.parsing import (
     author_field,
     b64_field,
     commitment_param,
+    is_sealed_multipart,
     json_object,
     parse_multipart,
     reject_unknown,
     salt_field,
+    sealed_from_parts,
     tip_from_parts,
     tip_options,
     tip_options_from_parts,
 )
 from api.responses import JSONBytes, error_responses
+from ledger.core.attachment import check_stream_header
 from ledger.core.encoding import to_hex
-from ledger.errors import NotFoundError, ProtocolError
+from ledger.core.sealed import SEALED_FORMAT, SealedTip
+from ledger.errors import EnvelopeError, NotFoundError, ProtocolError
 from ledger.service import LedgerService
+from ledger.store.attachments import AttachmentStore
 from ledger.store.submissions import Companions
 
 router = APIRouter(tags=["tips"])
 
 _TIP_FIELDS = ("document", "salt", "author", "follow_up", "identity", "agency")
 
+_SEALED_EXAMPLE = {
+    "format": "tipledger-sealed-tip/1",
+    "commitment": EXAMPLE_COMMITMENT,
+    "agency": "intake",
+    "case_key": "0x" + "5a" * 32,
+    "envelope": "AQ3x" + "A" * 120,
+    "grants": ["AQtLXw" + "A" * 112],
+    "attachments": 0,
+}
+
 SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
         "content": {
             "application/json": {
-                "schema": {"$ref": "#/components/schemas/TipRequest"},
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/SealedTipRequest"},
+                        {"$ref": "#/components/schemas/TipRequest"},
+                    ]
+                },
                 "examples": {
+                    "sealed": {
+                        "summary": "Sealed on the device (the default; PROTOCOL.md 17.1)",
+                        "value": _SEALED_EXAMPLE,
+                    },
                     "text": {
-                        "summary": "A text tip; the service makes the salt",
+                        "summary": "In clear, only with server sealing on: the service makes "
+                        "the salt",
                         "value": {
                             "document": base64.b64encode(
                                 b"Procurement fraud at office X, invoice 4711"
@@ -51,7 +77,7 @@ SUBMIT_BODY: dict[str, Any] = {
                         },
                     },
                     "client_salt": {
-                        "summary": "With the client's own salt and one-time author key",
+                        "summary": "In clear with the client's own salt and one-time author key",
                         "value": {
                             "document": base64.b64encode(
                                 b"Procurement fraud at office X, invoice 4711"
@@ -63,8 +89,17 @@ SUBMIT_BODY: dict[str, Any] = {
                 },
             },
             "multipart/form-data": {
-                "schema": {"$ref": "#/components/schemas/TipMultipart"},
-                "encoding": {"files": {"contentType": "application/octet-stream"}},
+                "schema": {
+                    "anyOf": [
+                        {"$ref": "#/components/schemas/SealedTipMultipart"},
+                        {"$ref": "#/components/schemas/TipMultipart"},
+                    ]
+                },
+                "encoding": {
+                    "files": {"contentType": "application/octet-stream"},
+                    "attachment": {"contentType": "application/octet-stream"},
+                    "tip": {"contentType": "application/json"},
+                },
                 "example": {"document": "Invoice 4711 was paid twice; orders attached."},
             },
         },
@@ -78,11 +113,17 @@ SUBMIT_BODY: dict[str, Any] = {
     response_model=TipAccepted,
     summary="Submit a tip",
     description=(
-        "Stores the tip durably (sealed to the review desk; nothing about the sender is kept) "
-        "and answers 202 with the commitment, the signed promise and the receipt, whose "
-        "`inclusion` is null until the entry is anchored: fetch it later from "
-        "`GET /v1/tips/{commitment}/receipt`. Keep the receipt secret. A commitment already "
-        "known answers with its existing entry and promise."
+        "Stores a tip sealed on the reporter's device (PROTOCOL.md 17: the envelope sealed to a "
+        "fresh case key, granted to each member key the chain lists for the agency, and its "
+        "sealed attachments as multipart parts) durably, nothing about the sender kept, and "
+        "answers 202 with the commitment, the signed promise and the receipt's public part, "
+        "whose `inclusion` is null until the entry is anchored (fetch it later from "
+        "`GET /v1/tips/{commitment}/receipt`): the device adds its own salt, content digest "
+        "and author. Grants that are not exactly one per member key the chain lists, or an "
+        "envelope not sealed to the case key, are refused (422). A tip in clear is taken only "
+        "where the deployment turned on `TIPLEDGER_SERVER_SEALING` (then the service seals it "
+        "and its receipt is whole); otherwise 422. A commitment already known answers with its "
+        "existing entry and promise."
     ),
     responses={
         202: {"description": "Accepted: stored durably and promised."},
@@ -102,11 +143,19 @@ async def submit_tip(request: Request, service: ServiceDep) -> Response:
 
 
 async def accept_tip(content_type: str, body: bytes, service: LedgerService) -> dict[str, Any]:
-    """A tip from its request body: stored durably and promised; the 202 answer's JSON."""
+    """A tip from its request body: stored durably and promised; the 202 answer's JSON.
+
+    A tip sealed on the device (PROTOCOL.md 17) is the default; a tip in clear only where the
+    deployment turned ``server_sealing`` on.
+    """
     built: bytes | None = None
     options = NO_OPTIONS
     if content_type.startswith("multipart/form-data"):
-        parts, options = tip_options_from_parts(parse_multipart(body, content_type))
+        parts = parse_multipart(body, content_type)
+        if is_sealed_multipart(parts):
+            return await accept_sealed(service, *sealed_from_parts(parts))
+        _plaintext_allowed(service)
+        parts, options = tip_options_from_parts(parts)
         document, salt, author = tip_from_parts(parts)
         built = document
     elif content_type and not _is_json(content_type):
@@ -116,6 +165,9 @@ async def accept_tip(content_type: str, body: bytes, service: LedgerService) -> 
         )
     else:
         data = json_object(body)
+        if "format" in data or "envelope" in data:
+            return await accept_sealed(service, SealedTip.from_json(data), [])
+        _plaintext_allowed(service)
         reject_unknown(data, _TIP_FIELDS, "tip")
         if "document" not in data:
             raise ProtocolError("field 'document' is required (the tip, base64)")
@@ -131,6 +183,53 @@ async def accept_tip(content_type: str, body: bytes, service: LedgerService) -> 
     if built is not None:
         answer["document"] = base64.b64encode(built).decode("ascii")
     return answer
+
+
+async def accept_sealed(
+    service: LedgerService, tip: SealedTip, streams: Sequence[bytes]
+) -> dict[str, Any]:
+    """A tip sealed on the device with its sealed attachments: checked, stored, promised.
+
+    What rides with it (the follow-up enrolment, the identity record, the attachments) is
+    checked before the tip is submitted and stored in its transaction only if it is new.
+    """
+    for i, stream in enumerate(streams):
+        try:
+            check_stream_header(stream, tip.case_key_id)
+        except EnvelopeError as exc:
+            raise EnvelopeError(f"attachment {i}: {exc}") from None
+    enrolment = None
+    if tip.follow_up is not None:
+        enrolment = service.follow_ups.enrol_from_device(tip.follow_up)
+    identity = None
+    if tip.identity is not None:
+        record = tip.identity
+        identity = await run_in_threadpool(
+            service.vault.accept_sealed_identity, record, record.get("kind", "reporter")
+        )
+
+    def companions(commitment: bytes) -> Companions:
+        rows: list[Any] = []
+        if enrolment is not None:
+            rows.extend(enrolment.rows(commitment))
+        if identity is not None:
+            rows.extend(identity.rows(commitment))
+        rows.extend(AttachmentStore.companion_rows(commitment, streams))
+        return rows
+
+    accepted = await service.submit_sealed(tip, companions)
+    return service.receipts.accepted_answer(
+        accepted, identity=identity.summary() if identity is not None and accepted.new else None
+    )
+
+
+def _plaintext_allowed(service: LedgerService) -> None:
+    if not service.settings.server_sealing:
+        raise ProtocolError(
+            "this service takes only tips sealed on the sender's device (a JSON object with "
+            f'"format": "{SEALED_FORMAT}", PROTOCOL.md 17); sealing tips sent in clear is '
+            "off here (TIPLEDGER_SERVER_SEALING)"
+        )
 
 
 async def _accept_with_options(

@@ -1,8 +1,8 @@
 """The CLI as a client of a running service (``submit --api``, ``verify --api``), over httpx.
 
-The client trusts the service for nothing it can check: it makes the salt itself, recomputes the
-commitment, and checks that the receipt it gets back commits to exactly its document, salt and
-author before keeping it.
+The client trusts the service for nothing it can check: the tip is sealed here before it is sent
+(``ledger.device``, to the members' keys read from the chain), and the receipt it gets back must
+name exactly the commitment made here before it is kept.
 """
 
 from __future__ import annotations
@@ -20,10 +20,9 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from ledger.auth.sessions import Challenge
-from ledger.core.commitment import commitment as compute_commitment
-from ledger.core.commitment import content_digest
-from ledger.core.encoding import to_hex
+from ledger.core.encoding import checksum_address, to_hex
 from ledger.core.receipt import Receipt
+from ledger.device import DeviceTip
 from ledger.errors import LedgerError, ProtocolError, ReceiptError
 
 POLL_INTERVAL = 0.25
@@ -75,47 +74,54 @@ class Submitted:
 
 def submit(
     base_url: str,
-    document: bytes,
+    tip: DeviceTip,
     *,
-    salt: bytes,
-    author: str | bytes,
     wait: float = 60.0,
     http_timeout: float = 30.0,
     on_pending: Callable[[Receipt], None] | None = None,
-    follow_up: bool = False,
-    agency: str | None = None,
+    follow_up_secret: str | None = None,
 ) -> Submitted:
-    """POST the tip, check the receipt, then poll until it is anchored or ``wait`` runs out.
+    """POST a tip sealed on this device, check the answer, then poll until it is anchored or
+    ``wait`` runs out.
 
-    Returns the receipt, anchored (``inclusion`` set) or, after ``wait`` seconds, still pending,
-    with the follow-up secret if one was asked for (and the tip was new).
+    The service answers with the promise and the receipt's public part; the salt, content
+    digest and author are this device's and go into the receipt here (the service never had
+    them). Returns the receipt, anchored (``inclusion`` set) or, after ``wait`` seconds, still
+    pending, with the follow-up secret made on this device, if any.
     """
-    digest = content_digest(document)
-    expected = compute_commitment(salt, digest, author)
-    body: dict[str, Any] = {
-        "document": base64.b64encode(document).decode("ascii"),
-        "salt": to_hex(salt),
-        "author": author if isinstance(author, str) else to_hex(author),
-    }
-    if follow_up:
-        body["follow_up"] = True
-    if agency is not None:
-        body["agency"] = agency
+    body = tip.sealed.to_json()
     with _client(base_url, http_timeout) as client:
-        response = _request(client, "POST", "/v1/tips", json=body)
+        if tip.streams:
+            files = [("tip", ("tip.json", json.dumps(body).encode(), "application/json"))]
+            files += [
+                ("attachment", (f"{i}.sealed", stream, "application/octet-stream"))
+                for i, stream in enumerate(tip.streams)
+            ]
+            response = _request(client, "POST", "/v1/tips", files=files)
+        else:
+            response = _request(client, "POST", "/v1/tips", json=body)
         if response.status_code != 202:
             raise ServiceError(
                 f"the service refused the tip ({response.status_code}): {_detail(response)}"
             )
         try:
             answer = response.json()
-            receipt = Receipt.from_dict(answer.get("receipt"))
-        except (ValueError, AttributeError) as exc:
+            public = dict(answer.get("receipt"))
+            public.update(
+                salt=to_hex(tip.salt),
+                content_digest=to_hex(tip.content_digest),
+                author=checksum_address(tip.author),
+            )
+            receipt = Receipt.from_dict(public)
+        except (ValueError, AttributeError, TypeError, ReceiptError) as exc:
             raise ServiceError(f"the service's answer is not a receipt: {exc}") from None
-        _check_receipt(receipt, expected, salt, digest)
-        secret = answer.get("follow_up")
-        if secret is not None and not isinstance(secret, dict):
-            raise ServiceError("the service's follow-up is not an object")
+        _check_receipt(receipt, tip.commitment, tip.salt, tip.content_digest)
+        # The case key made here goes with the secret: answers are sealed to it and no other.
+        secret = (
+            None
+            if follow_up_secret is None
+            else {"secret": follow_up_secret, "case_key": to_hex(tip.sealed.case_key)}
+        )
         if on_pending is not None:
             on_pending(receipt)
         deadline = time.monotonic() + wait
@@ -136,6 +142,37 @@ def _check_receipt(receipt: Receipt, expected: bytes, salt: bytes, digest: bytes
         )
     if receipt.salt_bytes != salt or receipt.content_digest_bytes != digest:
         raise ProtocolError("the service's receipt does not hold this tip's salt and digest")
+
+
+def web_config(base_url: str, *, http_timeout: float = 10.0) -> dict[str, Any]:
+    """The service's ``/web-config.json`` (chain id, contract, a suggested RPC URL)."""
+    with _client(base_url, http_timeout) as client:
+        response = _request(client, "GET", "/web-config.json")
+        if response.status_code != 200:
+            raise ServiceError(
+                f"the service's configuration is unavailable ({response.status_code}): "
+                f"{_detail(response)}"
+            )
+        try:
+            data = response.json()
+            int(data["chain_id"]), str(data["contract"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ServiceError(f"the service's configuration is malformed: {exc}") from None
+    return dict(data)
+
+
+def custodian_set(base_url: str, kind: str, *, http_timeout: float = 10.0) -> dict[str, Any]:
+    """``GET /v1/vault/custodian-set/{kind}``: the service's word, to check on chain before any
+    identity is sealed to it (``ledger.vault.client.checked_custodian_set``). No credential."""
+    with _client(base_url, http_timeout) as client:
+        response = _request(client, "GET", f"/v1/vault/custodian-set/{kind}")
+    if response.status_code != 200:
+        raise ServiceError(
+            f"the service has no {kind} custodian set to seal to ({response.status_code}): "
+            f"{_detail(response)}"
+        )
+    data: dict[str, Any] = response.json()
+    return data
 
 
 def fetch_inclusion(client: httpx.Client, receipt: Receipt) -> Receipt | None:
@@ -232,6 +269,13 @@ class DeskClient:
             return None
         return response.json()
 
+    def fetch(self, path: str, **kwargs: Any) -> bytes:
+        """The body of a 2xx ``GET`` as bytes (a sealed attachment)."""
+        response = _request(self.http, "GET", path, **kwargs)
+        if not 200 <= response.status_code < 300:
+            raise ServiceError(f"GET {path} refused ({response.status_code}): {_detail(response)}")
+        return response.content
+
     def close(self) -> None:
         with contextlib.suppress(ServiceError):
             self.call("DELETE", "/v1/auth/session")
@@ -274,6 +318,16 @@ class ReporterClient:
 
     def add_identity(self, identity: dict[str, Any]) -> dict[str, Any]:
         data: dict[str, Any] = self._call("POST", "/identity", {"identity": identity})
+        return data
+
+    def send_sealed(self, body: dict[str, str]) -> dict[str, Any]:
+        """An answer sealed on this machine: ``{id, to_reporter, to_desk}``."""
+        data: dict[str, Any] = self._call("POST", "/follow-up/messages", body)
+        return data
+
+    def add_identity_record(self, record: dict[str, Any]) -> dict[str, Any]:
+        """An identity record version 2 sealed on this machine for the custodians."""
+        data: dict[str, Any] = self._call("POST", "/identity", {"record": record})
         return data
 
     def close(self) -> None:

@@ -25,6 +25,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ledger.cli.api_client import DeskClient
+from ledger.cli.attachment_support import OpenedAttachment, save_attachments
 from ledger.cli.common import EXIT_INVALID, err, one_line_errors, out, settings, utc
 from ledger.cli.desk_support import (
     AgencyOpt,
@@ -174,6 +175,15 @@ def register(app: typer.Typer) -> None:
             Path | None,
             typer.Option("--out", "-o", help="Also write the tip document's bytes here."),
         ] = None,
+        attachments_dir: Annotated[
+            Path | None,
+            typer.Option(
+                "--attachments",
+                help="Open the attachments sealed on the reporter's device here, into this "
+                "directory (each kept only if it matches the digest the tip lists).",
+                file_okay=False,
+            ),
+        ] = None,
         as_json: AsJson = False,
     ) -> None:
         """Open a case with your grant of its key and check it against the chain.
@@ -186,16 +196,36 @@ def register(app: typer.Typer) -> None:
         params = agency_params(agency)
         member = member_key(key_file, passphrase_file)
         w3, chain_id, tipledger = chain_view(s, rpc, contract)
+        saved: list[OpenedAttachment] = []
         with DeskClient(service_url(s, api), member.eth_account) as desk:
             same_ledger(desk, chain_id, tipledger)
             tip = desk.call("GET", f"/v1/review/tips/{to_hex(entry)}", params=params)
-        try:
-            case = open_case(tip, entry, member)
-        except EnvelopeError as exc:
-            err.print(f"[red]{exc}[/]")
-            raise typer.Exit(EXIT_INVALID) from None
-        checked = check_tip(tip, entry, case, w3, chain_id=chain_id, contract=tipledger.address)
-        opened = checked.opened
+            try:
+                case = open_case(tip, entry, member)
+            except EnvelopeError as exc:
+                err.print(f"[red]{exc}[/]")
+                raise typer.Exit(EXIT_INVALID) from None
+            checked = check_tip(tip, entry, case, w3, chain_id=chain_id, contract=tipledger.address)
+            opened = checked.opened
+            if opened is not None and attachments_dir is not None:
+                saved = save_attachments(
+                    desk,
+                    entry,
+                    params,
+                    case,
+                    opened.document,
+                    attachments_dir,
+                    list(tip.get("attachments") or []),
+                )
+        for item in saved:
+            if item.path is not None:
+                err.print(
+                    f"[green]attachment {item.index + 1}[/] {item.name}: opened, matches its "
+                    f"digest, written to {item.path}",
+                    markup=True,
+                )
+            else:
+                err.print(f"[red]attachment {item.index + 1} {item.name}: {item.error}[/]")
         if opened is not None and out_file is not None:
             out_file.write_bytes(opened.document)
             err.print(f"document written to {out_file}")
@@ -249,7 +279,7 @@ def register(app: typer.Typer) -> None:
                     out.print(line, markup=False)
                 out.print("")
                 out.print(text, markup=False, highlight=False)
-        if not (checked.ok or checked.pending):
+        if not (checked.ok or checked.pending) or any(item.path is None for a in saved):
             raise typer.Exit(EXIT_INVALID)
 
     @review.command("decide")

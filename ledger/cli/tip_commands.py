@@ -3,7 +3,8 @@
 ``submit`` without ``--api`` takes the service's path on this machine: the intake stores and
 promises the tip (sealed to the review desk if this machine has its public key), then the
 sequencer, stepped here, gives it its leaf and anchors it; the receipt comes from the one receipt
-builder. With ``--api`` a running service does all of that.
+builder. With ``--api`` the tip is sealed here (``ledger.device``) to the agency's member keys read
+from the chain, and a running service stores, promises and anchors it without reading it.
 """
 
 from __future__ import annotations
@@ -11,8 +12,10 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import mimetypes
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -42,10 +45,12 @@ from ledger.cli.common import (
 )
 from ledger.config import Settings
 from ledger.core.agency import INTAKE, agency_id
-from ledger.core.commitment import ZERO_AUTHOR, new_salt
+from ledger.core.commitment import ZERO_AUTHOR
 from ledger.core.eip712 import Signer
 from ledger.core.receipt import Inclusion, Receipt
+from ledger.device import AttachmentFile, member_keys, seal_on_device
 from ledger.errors import ChainError, ChainMismatchError, ConfigError, DeploymentError, StoreError
+from ledger.followup.device import device_follow_up
 from ledger.log.intake import Intake
 from ledger.log.reader import LogReader
 from ledger.log.receipts import ReceiptBuilder, TipStatus
@@ -198,15 +203,76 @@ def _anchor_now(
             lease.release()
 
 
+def _device_chain(url: str, rpc: str | None, contract_address: str | None) -> TipLedgerContract:
+    """The contract the members' keys are read from: ``--contract``, else this data
+    directory's deployment, else the one the service names (said, so it can be compared with
+    the address the agencies publish)."""
+    s = settings()
+    deployment = None
+    node: str | None
+    if contract_address is None:
+        try:
+            deployment = load_deployment(s)
+        except ConfigError:
+            deployment = None
+    chain_id: int | None = None
+    address: str
+    if deployment is not None and contract_address is None:
+        address, chain_id = str(deployment.address), deployment.chain_id
+        node = rpc_url(s, rpc, deployment)
+    elif contract_address is not None:
+        address, node = contract_address, rpc or s.rpc_url
+    else:
+        offered = api_client.web_config(url)
+        address, chain_id = str(offered["contract"]), int(offered["chain_id"])
+        node = rpc or s.rpc_url or offered.get("rpc_url")
+        err.print(
+            f"[yellow]contract {address} (chain {chain_id}) is the service's word[/]: compare it "
+            "with the address the agencies publish, or pass --contract"
+        )
+    if not node:
+        fail("no chain to read the agency's keys from: pass --rpc URL")
+    w3 = connect(node, timeout=s.rpc_timeout)
+    if chain_id is not None and w3.eth.chain_id != chain_id:
+        fail(f"the node at {node} serves chain {w3.eth.chain_id}, the deployment is on {chain_id}")
+    return TipLedgerContract(w3, address)
+
+
 def _submit_via_api(
     url: str,
-    document: bytes,
+    document: bytes | None,
+    text: str | None,
+    attach: list[Path],
     author: LocalAccount | None,
     out_file: Path | None,
     wait: float,
+    *,
     follow_up: bool = True,
     agency: str | None = None,
+    rpc: str | None = None,
+    contract_address: str | None = None,
 ) -> None:
+    """Seal the tip here for the agency's members as the chain lists them, then send it."""
+    slug = agency or INTAKE
+    keys = member_keys(_device_chain(url, rpc, contract_address), slug)
+    files = [AttachmentFile(p.name, _read_file(p), _media_type(p)) for p in attach]
+    tip = seal_on_device(
+        keys,
+        agency=slug,
+        document=document,
+        text=text,
+        attachments=files,
+        author=author.address if author else ZERO_AUTHOR,
+    )
+    secret = None
+    if follow_up:
+        secret, enrolment = device_follow_up(tip.commitment)
+        tip = replace(tip, sealed=replace(tip.sealed, follow_up=enrolment))
+    err.print(
+        f"sealed here to {len(keys)} member key(s) of {slug!r} read from the chain"
+        + (f", with {len(files)} sealed attachment(s)" if files else "")
+    )
+
     def accepted(receipt: Receipt) -> None:
         promise = receipt.promise
         when = f" at {utc(promise.received_at)}" if promise is not None else ""
@@ -214,20 +280,17 @@ def _submit_via_api(
 
     submitted = api_client.submit(
         url,
-        document,
-        salt=new_salt(),
-        author=author.address if author else ZERO_AUTHOR,
+        tip,
         wait=wait,
         on_pending=accepted,
-        follow_up=follow_up,
-        agency=agency,
+        follow_up_secret=None if secret is None else secret.text,
     )
     receipt = submitted.receipt
     _write_receipt(submitted.to_json(), out_file)
     if submitted.follow_up is not None:
         err.print(
-            "the receipt holds a follow-up secret: with it, `tipledger follow-up status "
-            "RECEIPT` shows the review and the desk's questions (anyone holding it can too)"
+            "the receipt holds a follow-up secret made here: with it, `tipledger follow-up "
+            "status RECEIPT` shows the review and the desk's questions (anyone holding it can too)"
         )
     inclusion = receipt.inclusion
     if inclusion is None:
@@ -238,6 +301,17 @@ def _submit_via_api(
         )
         raise typer.Exit(EXIT_ERROR)
     _say_anchored(inclusion)
+
+
+def _read_file(path: Path) -> bytes:
+    try:
+        return path.read_bytes()
+    except OSError as exc:
+        fail(f"cannot read {path}: {exc.strerror}")
+
+
+def _media_type(path: Path) -> str | None:
+    return mimetypes.guess_type(path.name)[0]
 
 
 def _verify_via_api(url: str, receipt: Receipt, document: bytes | None, as_json: bool) -> None:
@@ -304,21 +378,57 @@ def register(app: typer.Typer) -> None:
                 "the national intake desk, 'intake').",
             ),
         ] = None,
+        attach: Annotated[
+            list[Path] | None,
+            typer.Option(
+                "--attach",
+                help="With --api and --text: a file to attach (repeat for more), sealed here.",
+                exists=True,
+                dir_okay=False,
+            ),
+        ] = None,
+        contract_address: Annotated[
+            str | None,
+            typer.Option(
+                "--contract",
+                help="With --api: the TipLedger contract to read the agency's member keys from "
+                "(default: this data directory's deployment, else the one the service names).",
+            ),
+        ] = None,
     ) -> None:
         """Submit a tip and print its receipt (JSON).
 
         Without --api: stores it in the local log as the service would, and anchors it at once.
-        With --api URL: sends it to a running service (with a salt made here) and waits for the
-        anchor.
+        With --api URL: seals it here (document, salt and author, and any attachments) to the
+        agency's member keys read from the chain, sends only the sealed tip to the running
+        service, and waits for the anchor.
         """
-        document = _read_document(text, file, "tip")
-        if document is None:
+        attach = attach or []
+        if attach and file is not None:
+            fail("--attach goes with --text (the tip's text and its files), not with a FILE")
+        if attach and api is None:
+            fail("--attach needs --api: attachments are sealed here and sent to the agency")
+        document = None if attach else _read_document(text, file, "tip")
+        if document is None and not attach:
             fail("nothing to submit: give the tip with --text or as a FILE")
         if api is not None:
             if agency is not None:
                 agency_id(agency)  # a bad id is this command's line, before anything is sent
-            _submit_via_api(api, document, _author(author_key), out_file, wait, follow_up, agency)
+            _submit_via_api(
+                api,
+                document,
+                text,
+                attach,
+                _author(author_key),
+                out_file,
+                wait,
+                follow_up=follow_up,
+                agency=agency,
+                rpc=rpc,
+                contract_address=contract_address,
+            )
             return
+        assert document is not None
         receipt, anchor_error = _submit_locally(
             settings(), rpc, document, author_key, agency_id(agency or INTAKE)
         )

@@ -21,6 +21,7 @@ from ledger.desk.reviews import STATUS_NAMES, ReviewIndex, review_view
 from ledger.errors import NotFoundError, ProtocolError
 from ledger.log.reader import LogReader
 from ledger.log.receipts import ReceiptBuilder
+from ledger.store.attachments import AttachmentStore
 from ledger.store.followups import FollowUpStore
 
 __all__ = ["MAX_PAGE", "ReviewDesk", "routing_view"]
@@ -40,8 +41,10 @@ class ReviewDesk:
         follow_ups: FollowUpStore,
         receipts: ReceiptBuilder,
         cases: CaseDesk,
+        attachments: AttachmentStore | None = None,
     ) -> None:
         self.reader = reader
+        self.attachments = attachments
         self.index = index
         self.follow_ups = follow_ups
         self.receipts = receipts
@@ -123,7 +126,21 @@ class ReviewDesk:
             "review": review_view(self.index.review_by(commitment, who.agency), with_reviewer=True),
             "latest_review": review_view(self.index.review_of(commitment), with_reviewer=True),
             "follow_up": bool(self.follow_ups.having([commitment])),
+            # Sealed sizes of the attachments sealed on the device, in document order (fetch
+            # each from .../attachments/{position}); empty for a tip without them.
+            "attachments": [] if self.attachments is None else self.attachments.sizes(commitment),
         }
+
+    def attachment(self, commitment: bytes, position: int, who: MemberContext) -> bytes:
+        """One sealed attachment of a case ``who``'s agency holds."""
+        row = self.reader.submissions.get(commitment)
+        if row is None:
+            raise NotFoundError(f"no tip with commitment {to_hex(commitment)}")
+        self.cases.require_holding(row, who)
+        stream = None if self.attachments is None else self.attachments.stream(commitment, position)
+        if stream is None:
+            raise NotFoundError(f"tip {to_hex(commitment)} has no attachment {position}")
+        return stream
 
 
 def routing_view(proof: RoutingProof) -> dict[str, Any]:

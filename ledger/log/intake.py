@@ -44,7 +44,8 @@ from ledger.core.commitment import (
 from ledger.core.eip712 import Signer, sign_promise
 from ledger.core.encoding import address_bytes, checksum_address
 from ledger.core.envelope import seal_tip
-from ledger.core.hpke import public_bytes
+from ledger.core.hpke import key_id_bytes, public_bytes
+from ledger.core.sealed import SealedTip, check_sealed_tip
 from ledger.errors import LedgerError, ProtocolError, StoreError
 from ledger.ops.coarse import AsOfSecond
 from ledger.store.submissions import (
@@ -79,9 +80,9 @@ class Accepted:
     """
 
     commitment: bytes
-    salt: bytes
-    content_digest: bytes
-    author: bytes
+    salt: bytes | None  # None for a tip sealed on the device: the service never saw it
+    content_digest: bytes | None
+    author: bytes | None
     received_at: int
     promise_signer: bytes | None
     promise_signature: bytes | None
@@ -116,10 +117,12 @@ CompanionBuilder = Callable[[bytes], Companions]
 @dataclass(slots=True)
 class _Prepared:
     row: NewSubmission
-    salt: bytes
-    digest: bytes
-    author: bytes
     companions: Companions = ()
+    # The tip's own parts, known here only when the service sealed it (None when the device
+    # did: then they exist only on the device and sealed).
+    salt: bytes | None = None
+    digest: bytes | None = None
+    author: bytes | None = None
     # Where to deliver the outcome: an asyncio future on its loop, or a thread's future.
     loop: asyncio.AbstractEventLoop | None = None
     future: Any = None
@@ -249,6 +252,40 @@ class Intake:
             )
             case_public = public_bytes(case.public_key())
             grants = b"".join(grant_case_key(key, case, entry) for key in recipients.keys)
+        item = self._promised(entry, envelope, case_public, grants, agency, companions)
+        item.salt, item.digest, item.author = salt, digest, author_raw
+        return item
+
+    def prepare_sealed(
+        self, tip: SealedTip, companions: CompanionBuilder | None = None
+    ) -> _Prepared:
+        """A tip sealed on the reporter's device (PROTOCOL.md 17): checked, then promised.
+
+        The service never sees its document, salt or author. ``AgencyRefusedError`` for an
+        agency that is unknown, inactive or has no members; ``EnvelopeError`` when the envelope
+        does not name the case key or the grants are not exactly one per member key the chain
+        lists for the agency now (``ledger.core.sealed.check_sealed_tip``).
+        """
+        if self._directory is None:
+            raise ProtocolError("this intake keeps no sealed copies (a local log)")
+        agency = agency_id(tip.agency)
+        recipients = self._directory.recipients(agency)
+        check_sealed_tip(tip, [key_id_bytes(key) for key in recipients.keys])
+        grants = b"".join(tip.grants)
+        return self._promised(
+            tip.commitment, tip.envelope, tip.case_key, grants, agency, companions
+        )
+
+    def _promised(
+        self,
+        entry: bytes,
+        envelope: bytes | None,
+        case_public: bytes | None,
+        grants: bytes | None,
+        agency: bytes,
+        companions: CompanionBuilder | None,
+    ) -> _Prepared:
+        """The row of a new tip with its signed promise, and its companions."""
         received_at = int(self._clock())
         signature = sign_promise(self._signer, self.chain_id, self.contract, entry, received_at)
         row = NewSubmission(
@@ -263,7 +300,13 @@ class Intake:
             grants=grants,
         )
         extra = () if companions is None else tuple(companions(entry))
-        return _Prepared(row=row, salt=salt, digest=digest, author=author_raw, companions=extra)
+        return _Prepared(row=row, companions=extra)
+
+    async def submit_sealed_async(
+        self, tip: SealedTip, companions: CompanionBuilder | None = None
+    ) -> Accepted:
+        """``prepare_sealed`` on this event loop, then wait for the group commit."""
+        return await self._wait_async(self.prepare_sealed(tip, companions))
 
     async def submit_async(
         self,
@@ -274,7 +317,9 @@ class Intake:
         agency: bytes = INTAKE_ID,
     ) -> Accepted:
         """Prepare on this event loop, then wait (without blocking it) for the group commit."""
-        item = self.prepare(document, salt, author, companions, agency)
+        return await self._wait_async(self.prepare(document, salt, author, companions, agency))
+
+    async def _wait_async(self, item: _Prepared) -> Accepted:
         loop = asyncio.get_running_loop()
         item.loop = loop
         item.future = loop.create_future()

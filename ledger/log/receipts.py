@@ -17,7 +17,7 @@ from ledger.core.commitment import ZERO_AUTHOR
 from ledger.core.eip712 import Signer, sign_promise
 from ledger.core.encoding import checksum_address, to_hex
 from ledger.core.receipt import FORMAT, Inclusion, PromiseInfo, Receipt
-from ledger.errors import ProofError
+from ledger.errors import ProofError, ProtocolError
 from ledger.store import LogStore, StoredCheckpoint
 
 if TYPE_CHECKING:  # type-only: intake imports nothing from here
@@ -96,14 +96,14 @@ class ReceiptBuilder:
         self.contract = checksum_address(contract)
 
     def receipt(self, accepted: Accepted) -> Receipt:
-        """The receipt of an accepted tip as a validated model (``inclusion`` None)."""
+        """The receipt of a tip this service sealed, as a validated model (``inclusion`` None)."""
         return Receipt.create(
             chain_id=self.chain_id,
             contract=self.contract,
             commitment=accepted.commitment,
-            salt=accepted.salt,
-            content_digest=accepted.content_digest,
-            author=accepted.author,
+            salt=_known(accepted.salt),
+            content_digest=_known(accepted.content_digest),
+            author=_known(accepted.author),
             promise=promise_of(
                 accepted.received_at, accepted.promise_signer, accepted.promise_signature
             ),
@@ -116,19 +116,23 @@ class ReceiptBuilder:
         (the tests hold the two equal) at a fraction of the cost of validating a model, since
         this runs once per submission on the event loop.
         """
-        return {
+        out: dict[str, Any] = {
             "format": FORMAT,
             "chain_id": self.chain_id,
             "contract": self.contract,
             "commitment": to_hex(accepted.commitment),
-            "salt": to_hex(accepted.salt),
-            "content_digest": to_hex(accepted.content_digest),
-            "author": _author_text(accepted.author),
-            "promise": _promise_dict(
-                accepted.received_at, accepted.promise_signer, accepted.promise_signature
-            ),
-            "inclusion": None,
         }
+        if accepted.salt is not None:
+            # Only the service-sealed path knows them; a device that sealed its tip adds its own
+            # salt, content digest and author to this receipt (PROTOCOL.md 17.1).
+            out["salt"] = to_hex(accepted.salt)
+            out["content_digest"] = to_hex(_known(accepted.content_digest))
+            out["author"] = _author_text(_known(accepted.author))
+        out["promise"] = _promise_dict(
+            accepted.received_at, accepted.promise_signer, accepted.promise_signature
+        )
+        out["inclusion"] = None
+        return out
 
     def accepted_answer(
         self,
@@ -195,6 +199,12 @@ def _promise_dict(
         "signer": _address_text(signer),
         "signature": to_hex(signature),
     }
+
+
+def _known(value: bytes | None) -> bytes:
+    if value is None:
+        raise ProtocolError("a tip sealed on the device: only the device knows its receipt's parts")
+    return value
 
 
 def _author_text(author: bytes) -> str:

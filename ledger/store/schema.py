@@ -84,6 +84,18 @@ submissions = Table(
     sqlite_with_rowid=False,  # a rowid would number rows in arrival order (migration 0009)
 )
 
+# Attachments sealed on the reporter's device (migration 0011, PROTOCOL.md 17.2): each one's
+# sealed stream, at its position in the tip document's list. Stored with the tip in its
+# transaction; nothing here is readable without the case key.
+tip_attachments = Table(
+    "tip_attachments",
+    metadata,
+    Column("commitment", LargeBinary(32), ForeignKey("submissions.commitment"), primary_key=True),
+    Column("position", Integer, primary_key=True, autoincrement=False),
+    Column("stream", LargeBinary, nullable=False),
+    sqlite_with_rowid=False,
+)
+
 # Who holds a case after referrals: a row overrides the submission's own agency for that
 # (case, agency) pair (``holds`` 0 once it referred the case away without keeping access).
 case_holders = Table(

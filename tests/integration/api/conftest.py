@@ -119,11 +119,23 @@ def serving(config: uvicorn.Config, sock: socket.socket) -> Iterator[uvicorn.Ser
 
 
 @pytest.fixture(scope="module")
+def server_sealing() -> bool:
+    """Whether the module's service also seals tips sent in clear (``Settings.server_sealing``).
+
+    On here: these modules test the API's other behaviour with tips in clear, which the setting
+    keeps working for a deployment that turns it on. The default (off: tips arrive sealed on the
+    device) is served to test_sealed_tips.py and the browser tests, which override this.
+    """
+    return True
+
+
+@pytest.fixture(scope="module")
 def server(
     devchain: Devchain,
     w3: Web3,
     module_database_url: str,
     tmp_path_factory: pytest.TempPathFactory,
+    server_sealing: bool,
 ) -> Iterator[Server]:
     admin: LocalAccount = devchain.accounts[0]
     anchorer: LocalAccount = devchain.accounts[1]
@@ -142,6 +154,7 @@ def server(
         # every person in these tests signs in from 127.0.0.1, dozens of times a module; the
         # per-source limit's own test puts the default back (test_hardening_flood.py)
         challenges_per_source=10_000,
+        server_sealing=server_sealing,
     )
     desk = generate_desk_keypair()
     # The intake desk, with accounts[2] (the reviewer of these tests) its one member, whose

@@ -90,6 +90,7 @@ def edge(
             body_timeout=BODY_TIMEOUT,
             body_min_rate=1024,
             max_connections=MAX_CONNECTIONS,
+            server_sealing=True,  # the edge's limits are tested with small tips in clear
         )
         # Tips need an agency with a member to seal to: the intake desk, one member.
         contract = TipLedgerContract(w3, deployment.address)

@@ -46,7 +46,11 @@ BEYOND_THE_SCHEMA: dict[str, tuple[tuple[int, ...], str]] = {
     "POST /v1/vault/custodians": ((422,), "key id not derived from the key; a low-order point"),
     "POST /v1/vault/sets": ((422,), "fewer custodians than the contract's disclosure threshold"),
     "POST /v1/verify": ((422,), "a receipt for a contract the chain does not have"),
-    "POST /v1/tips": ((422,), "an agency the chain does not list, inactive, or with no members"),
+    "POST /v1/tips": (
+        (422,),
+        "an agency the chain does not list, inactive, or with no members; grants that are not "
+        "one per member key the chain lists; an envelope not sealed to the case key",
+    ),
     "POST /v1/review/tips/{commitment}/referrals": (
         (413, 422),
         "a body over the server's limit; a grant for a key the chain does not list",

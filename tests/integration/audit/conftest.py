@@ -327,7 +327,9 @@ def serve_api(ledger: Ledger, tmp_path: Path) -> ApiServer:
     from ledger.config import Settings
     from ledger.service import LedgerService
 
-    settings = Settings(home=tmp_path / "api-home", database_url=ledger.database_url)
+    settings = Settings(
+        home=tmp_path / "api-home", database_url=ledger.database_url, server_sealing=True
+    )
     service = LedgerService(
         settings=settings,
         deployment=ledger.chain.deployment,

@@ -9,7 +9,6 @@ back-to-back transactions by one key.
 
 from __future__ import annotations
 
-import base64
 import json
 import threading
 import time
@@ -25,9 +24,11 @@ from ledger.chain.client import connect, send_transaction
 from ledger.chain.deploy import deploy
 from ledger.chain.evm import probe_evm
 from ledger.chain.ganache import GanacheDevchain
+from ledger.core.encoding import checksum_address, to_hex
 from ledger.core.receipt import Receipt
 from ledger.errors import UnsupportedNodeError
 
+from .. import sealing
 from ..cli.test_serve import Proc, wait_healthy
 from ..cli.test_tip_to_receipt import run
 
@@ -83,14 +84,17 @@ def test_the_whole_flow_runs_on_ganache(ganache: GanacheDevchain, tmp_path: Path
         wait_healthy(url)
         receipts = []
         with httpx.Client(base_url=url, timeout=30) as client:
-            accepted = []
+            accepted, sealed = [], []
+            contract = json.loads((home / "deployment.json").read_text())["address"]
             for tip in TIPS:
-                body = {"document": base64.b64encode(tip.encode()).decode()}
-                answer = client.post("/v1/tips", json=body)
+                # sealed as a device seals it, to the member key read from this node
+                device_tip = sealing.seal(connect(ganache.rpc_url), contract, tip.encode())
+                answer = sealing.post(client, device_tip)
                 assert answer.status_code == 202, answer.text
                 accepted.append(answer.json())
+                sealed.append(device_tip)
             sent = time.monotonic()
-            for answer in accepted:
+            for answer, device_tip in zip(accepted, sealed, strict=True):
                 deadline = time.monotonic() + 60
                 path = f"/v1/tips/{answer['commitment']}/receipt"
                 while (fetched := client.get(path)).status_code == 202:
@@ -99,7 +103,13 @@ def test_the_whole_flow_runs_on_ganache(ganache: GanacheDevchain, tmp_path: Path
                 assert fetched.status_code == 200, fetched.text
                 receipts.append(
                     Receipt.from_dict(
-                        {**answer["receipt"], "inclusion": fetched.json()["inclusion"]}
+                        {
+                            **answer["receipt"],
+                            "salt": to_hex(device_tip.salt),
+                            "content_digest": to_hex(device_tip.content_digest),
+                            "author": checksum_address(device_tip.author),
+                            "inclusion": fetched.json()["inclusion"],
+                        }
                     )
                 )
             anchored_after = time.monotonic() - sent

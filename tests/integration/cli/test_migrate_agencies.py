@@ -5,7 +5,6 @@ whole on the new contract, the old checkpoints stay verifiable on the old one.""
 
 from __future__ import annotations
 
-import base64
 import json
 import time
 from pathlib import Path
@@ -31,6 +30,7 @@ from ledger.service import LedgerService
 from ledger.store import LogStore, StoredCheckpoint, open_database
 from ledger.store.submissions import NewSubmission, SubmissionStore
 
+from .. import sealing
 from ..api.conftest import free_socket, serving
 
 OLD_ARTIFACT = Path(__file__).resolve().parents[2] / "fixtures" / "TipLedger-before-agencies.json"
@@ -178,9 +178,10 @@ def test_a_deployment_from_before_agencies_moves_and_loses_nothing(
         assert shown.exit_code == 0, shown.output
         assert "VALID" in shown.output
         assert TIPS[1].decode() in shown.output
-        # and a new tip goes to the intake desk, granted to the same member key
+        # and a new tip, sealed on the device to the intake desk's member key the chain lists
+        # now (the old desk key), goes to the intake desk
         with httpx.Client(base_url=url, timeout=30) as http:
-            answer = http.post("/v1/tips", json={"document": base64.b64encode(b"after").decode()})
+            answer = sealing.post(http, sealing.seal(w3, new.address, b"after"))
         assert answer.status_code == 202, answer.text
         fresh = answer.json()["commitment"]
         decided_note = home / "note.txt"

@@ -4,7 +4,6 @@ README's run command, serving the API on its own."""
 
 from __future__ import annotations
 
-import base64
 import json
 import os
 import re
@@ -20,12 +19,16 @@ from pathlib import Path
 import httpx
 import pytest
 
+from ledger.chain.client import connect
+from ledger.core.encoding import checksum_address, to_hex
 from ledger.core.receipt import Receipt
 from ledger.desk.envelope import open_tip
 from ledger.desk.member_keys import load_member_key, read_member_public
+from ledger.device import DeviceTip
 from ledger.errors import EnvelopeError
 from ledger.ops.devnet import INTAKE_MEMBER_KEY, INTAKE_MEMBER_PASSPHRASE
 
+from .. import sealing
 from .test_tip_to_receipt import run, start_devchain, stop
 
 pytestmark = pytest.mark.chain
@@ -128,8 +131,8 @@ def test_the_devchain_makes_the_intake_member_whose_key_file_opens_a_tip(
     ]
     # a tip sent now opens on the member's machine with that key file and passphrase
     document = "sealed to the intake desk's member " + os.urandom(4).hex()
-    body = {"document": base64.b64encode(document.encode()).decode()}
-    accepted = httpx.post(f"{url}/v1/tips", json=body, timeout=30)
+    with httpx.Client(base_url=url, timeout=30) as client:
+        accepted = sealing.post(client, _sealed(home, document.encode()))
     assert accepted.status_code == 202, accepted.text
     commitment = accepted.json()["commitment"]
     shown = run(
@@ -172,7 +175,8 @@ def test_a_tip_over_http_verifies_with_the_cli(system: tuple[Path, str, Proc]) -
     home, url, _serve = system
     document = TIP.encode()
     with httpx.Client(base_url=url, timeout=30) as client:
-        accepted = client.post("/v1/tips", json={"document": base64.b64encode(document).decode()})
+        tip = _sealed(home, document)
+        accepted = sealing.post(client, tip)
         assert accepted.status_code == 202, accepted.text
         commitment = accepted.json()["commitment"]
         deadline = time.monotonic() + 60
@@ -180,8 +184,15 @@ def test_a_tip_over_http_verifies_with_the_cli(system: tuple[Path, str, Proc]) -
             assert time.monotonic() < deadline
             time.sleep(0.2)
         assert fetched.status_code == 200, fetched.text
+    # The service never had the salt, digest or author: the device's own go into the receipt.
     receipt = Receipt.from_dict(
-        {**accepted.json()["receipt"], "inclusion": fetched.json()["inclusion"]}
+        {
+            **accepted.json()["receipt"],
+            "salt": to_hex(tip.salt),
+            "content_digest": to_hex(tip.content_digest),
+            "author": checksum_address(tip.author),
+            "inclusion": fetched.json()["inclusion"],
+        }
     )
     path = home / "http-receipt.json"
     path.write_text(receipt.to_json())
@@ -262,9 +273,15 @@ def test_up_runs_chain_and_api_together(tmp_path: Path) -> None:
     assert not (home / "served-url.txt").exists()  # a stopped service is not pointed at
 
 
-def _tip_anchored(client: httpx.Client, text: str, timeout: float = 60) -> None:
-    body = {"document": base64.b64encode(text.encode()).decode()}
-    accepted = client.post("/v1/tips", json=body)
+def _sealed(home: Path, document: bytes) -> DeviceTip:
+    """A tip sealed as a device seals it, for the deployment of ``home``."""
+    deployment = json.loads((home / "deployment.json").read_text())
+    w3 = connect(deployment["rpc_url"])
+    return sealing.seal(w3, deployment["address"], document)
+
+
+def _tip_anchored(client: httpx.Client, home: Path, text: str, timeout: float = 60) -> None:
+    accepted = sealing.post(client, _sealed(home, text.encode()))
     assert accepted.status_code == 202, accepted.text
     commitment = accepted.json()["commitment"]
     deadline = time.monotonic() + timeout
@@ -283,14 +300,14 @@ def test_workers_share_one_sequencer_process_that_is_restarted(tmp_path: Path) -
         sequencer = int(serve.wait_for(r"sequencer (\d+)").group(1))
         wait_healthy(url)
         with httpx.Client(base_url=url, timeout=30) as client:
-            _tip_anchored(client, TIP + " (workers)")
+            _tip_anchored(client, home, TIP + " (workers)")
             health = client.get("/healthz").json()
             assert health["sequencer"]["detail"] == "run by another process"
             assert health["sequencer"]["running"] is True
             assert health["sequencer"]["halted"] is False
             os.kill(sequencer, signal.SIGKILL)
             serve.wait_for(rf"the sequencer {sequencer} exited \(-9\), restarting")
-            _tip_anchored(client, TIP + " (after the restart)", timeout=90)
+            _tip_anchored(client, home, TIP + " (after the restart)", timeout=90)
     finally:
         code = serve.stop()
         stop(chain)

@@ -108,6 +108,9 @@ class Service:
             TIPLEDGER_DATABASE_URL=database_url,
             NO_COLOR="1",
             PYTHONUNBUFFERED="1",
+            # These tests post tips in clear (what they test is durability, not sealing): the
+            # service seals them, as a deployment with server sealing on does.
+            TIPLEDGER_SERVER_SEALING="true",
         )
         self.env.update({f"TIPLEDGER_{k.upper()}": str(v) for k, v in settings.items()})
         self.proc: subprocess.Popen[bytes] | None = None

@@ -156,7 +156,9 @@ def test_healthz_is_503_while_the_sequencer_waits_for_a_chain_down_at_its_start(
     """The sequencer opens the deployment in its own thread, and retries while the chain does
     not answer (``serve`` waits for the chain first; the chain can go in between)."""
     dead = Web3(Web3.HTTPProvider(f"http://127.0.0.1:{free_port()}", request_kwargs={"timeout": 2}))
-    settings = Settings(home=tmp_path, database_url=database_url, batch_interval=0.2)
+    settings = Settings(
+        home=tmp_path, database_url=database_url, batch_interval=0.2, server_sealing=True
+    )
     service = LedgerService(
         settings=settings,
         deployment=deployed.deployment,

@@ -25,7 +25,12 @@ from ledger.cli.app import app
 from ledger.cli.vault_support import CUSTODIAN_ENV, INVESTIGATOR_ENV
 from ledger.core.encoding import from_hex
 
-from ..api.conftest import Server, module_database_url, server  # noqa: F401 - fixtures
+from ..api.conftest import (  # noqa: F401 - fixtures
+    Server,
+    module_database_url,
+    server,
+    server_sealing,
+)
 
 SCRYPT_N = "16384"  # the minimum: key files cost milliseconds, not the default 0.3 s, here
 

@@ -108,7 +108,7 @@ def test_the_reporter_commands(vault: Vault, tmp_path: Path) -> None:
     )
     assert submitted.exit_code == 0, submitted.output
     data = json.loads(receipt_file.read_text())
-    assert data["follow_up"]["secret"].startswith("tlf1_")
+    assert data["follow_up"]["secret"].startswith("tlf2_")
     receipt = Receipt.from_dict(data)
     assert receipt.inclusion is not None  # anchored, and the secret was kept in the merge
     verified = vault.cli("verify", str(receipt_file), "--text", text, "--rpc", vault.server.rpc_url)
@@ -152,7 +152,7 @@ def test_the_reporter_commands(vault: Vault, tmp_path: Path) -> None:
     assert refused.exit_code == 2
     assert "no follow-up secret" in refused.stderr
     forged = json.loads(receipt_file.read_text())
-    forged["follow_up"]["secret"] = "tlf1_" + "B" * 43
+    forged["follow_up"]["secret"] = "tlf2_" + "B" * 43
     forged_file = tmp_path / "forged.json"
     forged_file.write_text(json.dumps(forged))
     wrong = vault.cli("follow-up", "status", str(forged_file))

@@ -38,7 +38,13 @@ async function takingTips() {
     const open = listed
       .filter((a) => a && SLUG.test(String(a.id)) && a.active === true)
       .filter((a) => Array.isArray(a.members) && a.members.length > 0)
-      .map((a) => ({ id: a.id, name_th: String(a.name_th ?? ''), name_en: String(a.name_en ?? '') }));
+      .map((a) => ({
+        id: a.id,
+        name_th: String(a.name_th ?? ''),
+        name_en: String(a.name_en ?? ''),
+        // What the service offers; the page seals only to keys the chain lists (device.js).
+        members: a.members.map((m) => ({ encryption_key: String(m?.encryption_key ?? '') })),
+      }));
     return [...open.filter((a) => a.id === INTAKE), ...open.filter((a) => a.id !== INTAKE)];
   } catch {
     return null;
@@ -103,7 +109,7 @@ export class AgencyChoice {
   }
 
   chosen() {
-    if (!this.agencies?.length) return { id: INTAKE, name_th: '', name_en: '' };
+    if (!this.agencies?.length) return { id: INTAKE, name_th: '', name_en: '', members: null };
     if (this.agencies.length === 1) return this.agencies[0];
     return this.agencies.find((a) => a.id === this.select.value) ?? null;
   }

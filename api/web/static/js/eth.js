@@ -144,6 +144,8 @@ const SELECTOR = {
   checkpoint: keccak_256(utf8('checkpoint(uint64)')).subarray(0, 4),
   hasRole: keccak_256(utf8('hasRole(bytes32,address)')).subarray(0, 4),
   maxMergeDelay: keccak_256(utf8('maxMergeDelay()')).subarray(0, 4),
+  members: keccak_256(utf8('members(bytes32)')).subarray(0, 4),
+  agencyInfo: keccak_256(utf8('agencyInfo(bytes32)')).subarray(0, 4),
 };
 export const ANCHORER_ROLE = keccak_256(utf8('ANCHORER_ROLE'));
 
@@ -232,6 +234,40 @@ export async function isAnchorer(url, contract, account, block) {
     result = await ethCall(url, contract, data, 'latest'); // a node without that block's state
   }
   return bytesToBigInt(words(result, 1)[0]) !== 0n;
+}
+
+/** `hasRole(role, account)` now (role: 32 bytes, e.g. keccak256("CUSTODIAN_ROLE")). */
+export async function hasRole(url, contract, role, account) {
+  const data = concatBytes(SELECTOR.hasRole, role, concatBytes(new Uint8Array(12), addressBytes(account)));
+  return bytesToBigInt(words(await ethCall(url, contract, data), 1)[0]) !== 0n;
+}
+
+/** An agency id (PROTOCOL.md 16.1) as its bytes32: the slug's ASCII, zero-padded. */
+export function agencyIdBytes(slug) {
+  const raw = utf8(String(slug));
+  if (!/^[a-z][a-z0-9-]{1,30}$/.test(String(slug))) throw new ProtocolError(`not an agency id: ${slug}`);
+  const out = new Uint8Array(32);
+  out.set(raw);
+  return out;
+}
+
+/**
+ * An agency's standing and current members as the contract lists them: {exists, active,
+ * members: [{account (EIP-55), encryptionKey (32 bytes)}]}. The keys a tip is sealed to come
+ * from here, never from the service alone (PROTOCOL.md 17.1).
+ */
+export async function readAgency(url, contract, slug) {
+  const id = agencyIdBytes(slug);
+  const [exists, active] = decodeAbi(
+    ['bool', 'bool', 'uint256'],
+    fromHex(await ethCall(url, contract, concatBytes(SELECTOR.agencyInfo, id))),
+  );
+  const [accounts, keys] = decodeAbi(
+    ['address[]', 'bytes32[]'],
+    fromHex(await ethCall(url, contract, concatBytes(SELECTOR.members, id))),
+  );
+  if (accounts.length !== keys.length) throw new ProtocolError('members: accounts and keys differ in number');
+  return { exists, active, members: accounts.map((account, i) => ({ account, encryptionKey: keys[i] })) };
 }
 
 export async function maxMergeDelay(url, contract) {

@@ -1,34 +1,51 @@
 // Submit a tip. The browser builds the tip document, fingerprints the attachments, makes the salt
-// (and optionally a one-time author key), computes the commitment itself, sends the tip, and
-// accepts the service's answer only if it names exactly the commitment the browser computed.
-// Where the service offers them, it asks for a follow-up secret (on by default) and sends the
-// optional identity (reporter or witness) with the tip. The tip goes to the agency chosen
+// (and optionally a one-time author key) and computes the commitment itself; then it seals
+// everything here (device.js): the tip and each attachment to a fresh case key granted to the
+// chosen agency's members, whose keys it reads from the chain; the follow-up secret is made here
+// and only its verifier sent; the optional identity is split and sealed to its custodians here.
+// The service gets only the commitment and ciphertexts, and its answer is accepted only if it
+// names exactly the commitment the browser computed. The tip goes to the agency chosen
 // (agencies.js), the national intake desk unless another is chosen.
 
 import { AgencyChoice } from './agencies.js';
 import { addressBytes, newAuthorKey } from './eth.js';
 import { formatSize, initI18n, pageUrl, setText, t } from './i18n.js';
+import { identityAnswer, isIdentitySummary, offeredKinds, setupIdentityForm } from './identity.js';
 import {
   ZERO_AUTHOR,
   buildTipDocument,
   commitment,
   contentDigest,
-  equalBytes,
-  fromBase64,
+  fromHex,
   newSalt,
   safeAttachmentName,
-  sha256,
   toBase64,
   toHex,
-  utf8,
   wellFormedText,
 } from './protocol.js';
-import { SECRET_PATTERN } from './followup.js';
-import { identityAnswer, isIdentitySummary, offeredKinds, setupIdentityForm } from './identity.js';
 import { receiptFromObject, receiptToJSON } from './receipt.js';
 import { $, h, saveSession, show, showError, webConfig } from './ui.js';
 
 const state = { files: [], authorKey: null, config: { features: {} }, busy: false, agency: null };
+
+// The sealing code (HPKE, Shamir, the follow-up keys) is most of the page's weight: it is
+// fetched once the reporter starts writing or attaching, not for every visit to the page. The
+// import map pins these modules' integrity as it pins the rest.
+let sealingCode = null;
+function sealing() {
+  sealingCode ??= Promise.all([
+    import('./device.js'),
+    import('./followup-keys.js'),
+    import('./identity-seal.js'),
+    import('./seal.js'),
+  ])
+    .then(([device, followUp, identity, seal]) => ({ device, followUp, identity, seal }))
+    .catch((exc) => {
+      sealingCode = null; // fetched again at the next try (the connection may be back)
+      throw exc;
+    });
+  return sealingCode;
+}
 
 function attachmentType(file) {
   // A File's type is lower case ASCII or empty; the browser sends an empty one as
@@ -40,9 +57,9 @@ function addFiles(fileList) {
   for (const file of fileList) {
     const name = safeAttachmentName(file.name);
     const entry = { file, name, type: attachmentType(file), size: file.size, sha256: null };
-    entry.hashing = file
-      .arrayBuffer()
-      .then((buffer) => sha256(new Uint8Array(buffer)))
+    // In chunks: a large file is never held whole in memory (seal.js).
+    entry.hashing = sealing()
+      .then(({ seal }) => seal.hashFile(file))
       .then((digest) => {
         entry.sha256 = toHex(digest);
         renderFiles();
@@ -171,17 +188,9 @@ function identityToSend() {
   return offeredKinds(state.config).length ? identityAnswer() : null;
 }
 
-/** The follow-up secret in the service's answer (`follow_up.secret`, also in the receipt). */
-function followUpSecret(answer) {
-  for (const holder of [answer.follow_up, answer.receipt?.follow_up]) {
-    const secret = holder?.secret;
-    if (typeof secret === 'string' && SECRET_PATTERN.test(secret)) return secret;
-  }
-  return null;
-}
-
-/** Does the service's 202 answer hold exactly what this browser computed? Names the first
- *  field that differs, or returns null. */
+/** Does the service's 202 answer name exactly the commitment this browser computed, with a
+ *  promise for it? Names the first field that differs, or returns null. The service never had
+ *  the salt, digest or author (the tip was sealed here): the receipt gets them from this page. */
 function checkAnswer(answer, mine) {
   if (!answer || typeof answer !== 'object' || !answer.receipt) {
     return ['receipt', 'a receipt', JSON.stringify(answer)?.slice(0, 120)];
@@ -190,28 +199,11 @@ function checkAnswer(answer, mine) {
   const lower = (v) => String(v ?? '').toLowerCase();
   if (lower(answer.commitment) !== mine.commitment) return ['commitment', mine.commitment, answer.commitment];
   if (lower(r.commitment) !== mine.commitment) return ['commitment', mine.commitment, r.commitment];
-  if (lower(r.salt) !== mine.salt) return ['salt', mine.salt, r.salt];
-  if (lower(r.content_digest) !== mine.digest) return ['content_digest', mine.digest, r.content_digest];
-  let author;
-  try {
-    author = toHex(addressBytes(String(r.author)));
-  } catch {
-    author = String(r.author);
-  }
-  if (author !== mine.author) return ['author', mine.author, r.author];
-  if (answer.document !== undefined && answer.document !== null) {
-    let theirs;
-    try {
-      theirs = fromBase64(answer.document);
-    } catch {
-      theirs = new Uint8Array(0);
-    }
-    if (!equalBytes(theirs, mine.document)) {
-      return ['document', `${mine.document.length} bytes`, `${theirs.length} bytes`];
-    }
+  for (const [field, value] of [['salt', mine.salt], ['content_digest', mine.digest]]) {
+    if (r[field] !== undefined && lower(r[field]) !== value) return [field, value, r[field]];
   }
   try {
-    receiptFromObject(r);
+    receiptFromObject(mine.receipt(r));
   } catch (exc) {
     return ['receipt', 'a valid receipt', exc.message];
   }
@@ -264,6 +256,13 @@ async function submit(event) {
       digest: toHex(digest),
       author: toHex(author),
       commitment: toHex(await commitment(salt, digest, author)),
+      // The service's public part of the receipt with this page's own salt, digest and author.
+      receipt: (r) => ({
+        ...r,
+        salt: toHex(salt),
+        content_digest: toHex(digest),
+        author: state.authorKey ? state.authorKey.address : toHex(author),
+      }),
     };
     const limit = state.config.max_body_bytes;
     const total = state.files.reduce((n, f) => n + f.size, 0) + document.length;
@@ -271,28 +270,52 @@ async function submit(event) {
       fail('submit.error_too_large', { size: formatSize(total), limit: formatSize(limit) });
       return;
     }
+    const { device, followUp: followUpKeys, identity: identitySeal } = await sealing();
+    let keys;
+    try {
+      keys = await device.memberKeys(state.config, agency, agency.members);
+    } catch (exc) {
+      if (!(exc instanceof device.MemberKeyError)) throw exc;
+      if (exc.code === 'agency_closed') agencyRefused(exc.message);
+      else fail(`submit.error_keys_${exc.code}`, { detail: exc.message, ...exc.params });
+      return;
+    }
+    progress('submit.step_sealing', { percent: 0 }, 0);
+    const sealed = await device.sealForMembers(keys, {
+      agency,
+      commitment: fromHex(mine.commitment),
+      document,
+      salt,
+      author,
+      files: state.files,
+      onProgress: (done, all) => {
+        const percent = all ? Math.floor((100 * done) / all) : 100;
+        progress('submit.step_sealing', { percent }, percent);
+      },
+    });
+    const followUp = wantsFollowUp() ? await followUpKeys.newFollowUp(fromHex(mine.commitment)) : null;
+    if (followUp) sealed.body.follow_up = followUp.enrolment;
     const identity = identityToSend();
-    const followUp = wantsFollowUp();
+    if (identity) {
+      try {
+        // {custodians, threshold}, each custodian checked on chain
+        const custodians = await identitySeal.custodianSet(identity.role);
+        sealed.body.identity = await identitySeal.sealIdentity({ identity, kind: identity.role, ...custodians });
+      } catch (exc) {
+        fail('submit.error_identity_keys', { detail: exc.message || String(exc) });
+        return;
+      }
+    }
     let body;
     let contentType;
-    if (state.files.length === 0) {
-      const json = { document: toBase64(document), salt: mine.salt, agency: agency.id };
-      if (state.authorKey) json.author = state.authorKey.address;
-      if (followUp) json.follow_up = true;
-      if (identity) json.identity = identity;
-      body = JSON.stringify(json);
+    if (sealed.streams.length === 0) {
+      body = JSON.stringify(sealed.body);
       contentType = 'application/json';
     } else {
-      // The service builds the same document from these parts; the text goes as bytes so that
-      // no line ending is rewritten on the way.
+      // The sealed tip, then each sealed attachment in the document's order (PROTOCOL.md 17.1).
       body = new FormData();
-      body.append('document', new Blob([utf8(text)], { type: 'text/plain;charset=utf-8' }), 'tip.txt');
-      for (const f of state.files) body.append('files', new File([f.file], f.name, { type: f.type }));
-      body.append('salt', mine.salt);
-      body.append('agency', agency.id);
-      if (state.authorKey) body.append('author', state.authorKey.address);
-      if (followUp) body.append('follow_up', 'true');
-      if (identity) body.append('identity', JSON.stringify(identity));
+      body.append('tip', new Blob([JSON.stringify(sealed.body)], { type: 'application/json' }), 'tip.json');
+      sealed.streams.forEach((stream, i) => body.append('attachment', stream, `${i}.sealed`));
       contentType = null; // the browser sets multipart/form-data with its boundary
     }
     progress('submit.step_uploading', { percent: 0 }, 0);
@@ -318,20 +341,22 @@ async function submit(event) {
       return;
     }
     const answer = reply.data;
-    const receipt = receiptFromObject(answer.receipt);
-    // The secret travels in the receipt (file and QR code), as the service's receipt has it.
-    const secret = followUpSecret(answer);
-    receipt.extra = secret ? { follow_up: { secret } } : {};
+    const receipt = receiptFromObject(mine.receipt(answer.receipt));
+    // The secret was made here; it travels in the receipt (file and QR code).
+    const secret = followUp ? followUp.secret : null;
+    // With it, the case key this page made: answers are later sealed to it and no other.
+    receipt.extra = secret ? { follow_up: { secret, case_key: sealed.body.case_key } } : {};
     saveSession({
       receipt: receiptToJSON(receipt),
       document: toBase64(document),
       authorKey: state.authorKey ? state.authorKey.privateKey : null,
       authorAddress: state.authorKey ? state.authorKey.address : null,
       followUp: secret,
-      followUpAsked: followUp,
+      followUpAsked: Boolean(followUp),
       identity: isIdentitySummary(answer.identity) ? answer.identity : null,
       identityAsked: identity ? identity.role : null,
-      agency, // {id, name_th, name_en}: the receipt page names it in either language
+      // The receipt page names the agency in either language.
+      agency: { id: agency.id, name_th: agency.name_th, name_en: agency.name_en },
     });
     // Leave nothing of the tip in the form (the back button would show it).
     $('tip-form').reset();
@@ -361,6 +386,7 @@ async function main() {
   });
   $('tip-files-button').addEventListener('click', () => $('tip-files').click());
   $('tip-text').addEventListener('input', clearFieldError);
+  $('tip-text').addEventListener('input', () => sealing().catch(() => {}), { once: true });
   $('author-key').addEventListener('change', (event) => {
     const line = $('author-address');
     if (event.target.checked) {
