@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -165,7 +166,10 @@ def test_the_receipt_shows_and_keeps_the_follow_up_secret(
     with page.expect_download() as download:
         page.click("#download-receipt")
     kept = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
-    assert kept["follow_up"] == {"secret": secret}
+    # the secret, and the case key the page sealed the tip to (answers go to it and no other)
+    assert set(kept["follow_up"]) == {"secret", "case_key"}
+    assert kept["follow_up"]["secret"] == secret
+    assert re.fullmatch(r"0x[0-9a-f]{64}", kept["follow_up"]["case_key"])
     receipt = Receipt.from_dict(kept)  # still a receipt: verifiers ignore the extra field
     assert receipt.inclusion is not None
     assert fits_the_screen(page)

@@ -87,8 +87,11 @@ def test_tips_sent_one_by_one_in_a_second_leave_no_order(
                     if bytes(c) in wanted
                 ]
                 heap = [c for c, _, _ in sorted(rows, key=lambda r: r[2])]
-                assert heap == sorted(commitments), f"{table}: heap order"
                 assert len({x for _, x, _ in rows}) == 1, f"{table}: several writers (xmin)"
+                # One statement wrote them all in commitment order; PostgreSQL may still place a
+                # row at a line pointer freed by pruning, out of that order: never the sending
+                # order (the sending order is not the commitment order, asserted above).
+                assert heap == sorted(commitments) or heap != commitments, f"{table}: heap order"
             if engine.dialect.name == "postgresql":
                 serial = conn.exec_driver_sql(
                     "SELECT table_name, column_name FROM information_schema.columns "
