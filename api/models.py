@@ -93,25 +93,24 @@ def _config(example: dict[str, Any]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"examples": [example]})
 
 
+EXAMPLE_SEALED_TIP: dict[str, Any] = {
+    "format": "tipledger-sealed-tip/1",
+    "commitment": EXAMPLE_COMMITMENT,
+    "agency": "intake",
+    "case_key": "0x" + "5a" * 32,
+    "envelope": "AQ3x" + "A" * 120,
+    "grants": ["AQtLXw" + "A" * 112],
+    "attachments": 0,
+}
+
+
 class SealedTipRequest(BaseModel):
     """A tip sealed on the reporter's device, "tipledger-sealed-tip/1" (PROTOCOL.md 17.1): what
     the service takes by default. It holds nothing readable without a member's key."""
 
     model_config = ConfigDict(
         extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "format": "tipledger-sealed-tip/1",
-                    "commitment": EXAMPLE_COMMITMENT,
-                    "agency": "intake",
-                    "case_key": "0x" + "5a" * 32,
-                    "envelope": "AQ3x" + "A" * 120,
-                    "grants": ["AQtLXw" + "A" * 112],
-                    "attachments": 0,
-                }
-            ]
-        },
+        json_schema_extra={"examples": [EXAMPLE_SEALED_TIP]},
     )
 
     format: Literal["tipledger-sealed-tip/1"]

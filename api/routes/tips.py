@@ -11,7 +11,7 @@ from fastapi.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from api.deps import ServiceDep
-from api.models import EXAMPLE_COMMITMENT, HEX32, ReceiptStatus, TipAccepted
+from api.models import EXAMPLE_COMMITMENT, EXAMPLE_SEALED_TIP, HEX32, ReceiptStatus, TipAccepted
 from api.parsing import (
     NO_OPTIONS,
     TipOptions,
@@ -41,16 +41,6 @@ router = APIRouter(tags=["tips"])
 
 _TIP_FIELDS = ("document", "salt", "author", "follow_up", "identity", "agency")
 
-_SEALED_EXAMPLE = {
-    "format": "tipledger-sealed-tip/1",
-    "commitment": EXAMPLE_COMMITMENT,
-    "agency": "intake",
-    "case_key": "0x" + "5a" * 32,
-    "envelope": "AQ3x" + "A" * 120,
-    "grants": ["AQtLXw" + "A" * 112],
-    "attachments": 0,
-}
-
 SUBMIT_BODY: dict[str, Any] = {
     "requestBody": {
         "required": True,
@@ -65,7 +55,7 @@ SUBMIT_BODY: dict[str, Any] = {
                 "examples": {
                     "sealed": {
                         "summary": "Sealed on the device (the default; PROTOCOL.md 17.1)",
-                        "value": _SEALED_EXAMPLE,
+                        "value": EXAMPLE_SEALED_TIP,
                     },
                     "text": {
                         "summary": "In clear, only with server sealing on: the service makes "
