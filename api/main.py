@@ -124,6 +124,7 @@ def create_app(
         chain_rpc_url=service.settings.rpc_url or service.deployment.rpc_url,
         chain_id=service.chain_id,
         contract=service.contract_address,
+        deploy_block=service.deployment.deploy_block,
         identity_available=service.vault.available,  # asked per request: sets can appear
         max_body_bytes=limit,
         deadline_days=(deadlines.ack_days, deadlines.outcome_days),

@@ -134,11 +134,13 @@ class PageConfig:
     contract: str
     rpc_url: str | None
     max_body_bytes: int | None = None
+    deploy_block: int = 0  # where the contract's events begin (the transparency page's start)
 
     def as_json(self, *, follow_up: bool, identity: Mapping[str, bool]) -> dict[str, Any]:
         return {
             "chain_id": self.chain_id,
             "contract": self.contract,
+            "deploy_block": self.deploy_block,
             "rpc_url": self.rpc_url,
             "features": {
                 "follow_up": follow_up,
@@ -382,6 +384,7 @@ def mount_pages(
     chain_rpc_url: str | None,
     chain_id: int,
     contract: str,
+    deploy_block: int = 0,
     identity_available: Callable[[str], bool] | None = None,
     max_body_bytes: int | None = None,
     deadline_days: tuple[float, float] = DEFAULT_DEADLINE_DAYS,
@@ -395,7 +398,8 @@ def mount_pages(
     on every ``/web-config.json``. The follow-up form appears when ``app`` routes the follow-up
     API. ``max_body_bytes`` lets the submit page refuse an over-large tip before sending it.
     ``deadline_days`` (first response, outcome) are what the transparency page measures
-    agencies against: the deployment's ``deadlines`` setting.
+    agencies against: the deployment's ``deadlines`` setting. ``deploy_block`` is where the
+    contract's events begin: the transparency page reads the chain from there, not from block 0.
     """
     suggested = public_rpc_url(chain_rpc_url)
     config = PageConfig(
@@ -403,6 +407,7 @@ def mount_pages(
         contract=contract,
         rpc_url=suggested,
         max_body_bytes=max_body_bytes,
+        deploy_block=deploy_block,
     )
     static = StaticAssets(STATIC_DIR)
     app.state.web_assets = static  # for other HTML of this app (/docs) to add integrity from

@@ -21,8 +21,9 @@ from ledger.cli.common import fail, rpc_url
 from ledger.cli.vault_support import default_key, passphrase
 from ledger.config import Settings
 from ledger.core.agency import agency_id, agency_slug
-from ledger.core.encoding import from_hex
-from ledger.desk.member import case_key
+from ledger.core.encoding import from_hex, to_hex
+from ledger.core.routing import RoutingProof
+from ledger.desk.member import case_key, routing_proof
 from ledger.desk.member_keys import MemberKey, load_member_key
 from ledger.errors import ConfigError, DeploymentError, ProtocolError
 
@@ -136,6 +137,23 @@ def same_ledger(desk: DeskClient, chain_id: int, contract: TipLedgerContract) ->
 def open_case(tip: dict[str, Any], entry: bytes, member: MemberKey) -> X25519PrivateKey:
     """The case key of a tip the service served, from this member's grant."""
     return case_key(tip, entry, member.x25519_private)
+
+
+def case_routing(
+    tipledger: TipLedgerContract, entry: bytes, tip: dict[str, Any]
+) -> RoutingProof | None:
+    """The routing proof a case's first review or referral must show the contract (None once
+    the case is open on chain); one line and exit 2 while the tip is not anchored yet, instead
+    of the contract's refusal."""
+    if tipledger.case_opened(entry):
+        return None
+    proof = routing_proof(tip)
+    if proof is None:
+        fail(
+            f"tip {to_hex(entry)} is not anchored yet: its routing can be proved to the contract "
+            "once its batch is anchored (a few seconds); try again then"
+        )
+    return proof
 
 
 def read_note(note_file: Path) -> bytes:

@@ -19,7 +19,7 @@ from ledger.cli.api_client import DeskClient
 from ledger.cli.common import err, fail, one_line_errors, out, settings
 from ledger.core.agency import agency_id, agency_slug
 from ledger.core.encoding import to_hex
-from ledger.desk.member import grants_for, routing_proof
+from ledger.desk.member import grants_for
 
 __all__ = ["register"]
 
@@ -66,7 +66,7 @@ def register(review: typer.Typer) -> None:
             acting = rc.acting_agency(tipledger, member, agency, tip)
             case = rc.open_case(tip, entry, member)
             grants = grants_for(receivers, case, entry)
-            proof = None if tipledger.case_opened(entry) else routing_proof(tip)
+            proof = rc.case_routing(tipledger, entry, tip)
             result = tipledger.refer(member.eth_account, entry, acting, target, keep_access, proof)
             err.print(
                 f"[green]referred[/] {to_hex(entry)} from {agency_slug(acting)} to {to} in block "

@@ -38,6 +38,7 @@ from ledger.cli.desk_support import (
     Rpc,
     acting_agency,
     agency_params,
+    case_routing,
     chain_view,
     commitment_arg,
     member_key,
@@ -51,7 +52,6 @@ from ledger.core.agency import agency_slug
 from ledger.core.encoding import checksum_address, from_hex, to_hex
 from ledger.core.tip import TIP_FORMAT
 from ledger.desk.check import CheckedTip, check_tip
-from ledger.desk.member import routing_proof
 from ledger.desk.reviews import STATUS_NAMES, status_id
 from ledger.errors import ConfigError, EnvelopeError, ProtocolError
 from ledger.followup.secrets import (
@@ -323,7 +323,7 @@ def register(app: typer.Typer) -> None:
             same_ledger(desk, chain_id, tipledger)
             tip = desk.call("GET", f"/v1/review/tips/{to_hex(entry)}", params=params)
         acting = acting_agency(tipledger, member, agency, tip)
-        proof = None if tipledger.case_opened(entry) else routing_proof(tip)
+        proof = case_routing(tipledger, entry, tip)
         result = tipledger.record_review(
             member.eth_account, entry, acting, status_value, digest, proof
         )

@@ -263,8 +263,9 @@ def test_an_agency_deactivated_after_the_page_loaded_is_refused_beside_the_choic
     error.wait_for(state="visible", timeout=RECEIPT_TIMEOUT)
     line = error.inner_text()
     assert line.startswith("หน่วยงานที่ท่านเลือกไม่รับเรื่องในขณะนี้ (")
-    # the page read the agency's standing from the chain itself before sealing anything
-    assert f"the chain lists agency {slug} as inactive" in line
+    # the page read the agency's standing from the chain itself before sealing anything, and
+    # says it in Thai
+    assert "(บล็อกเชนระบุว่าหน่วยงานนี้งดรับเรื่อง)" in line
     assert "ระบบยังไม่ได้บันทึกเบาะแสของท่าน" in line
     assert in_view(page, "#agency-error")
     assert page.evaluate("document.activeElement.id") == "tip-agency"

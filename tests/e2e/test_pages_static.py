@@ -170,6 +170,7 @@ def test_mounted_routes_headers_and_config() -> None:
         chain_id=31337,
         contract=CONTRACT,
         max_body_bytes=1000,
+        deploy_block=7,
     )
     with served(app) as client:
         _check_mounted_routes(client, app)
@@ -189,6 +190,7 @@ def _check_mounted_routes(client: httpx.Client, app: FastAPI) -> None:
     assert config == {
         "chain_id": 31337,
         "contract": CONTRACT,
+        "deploy_block": 7,  # where the transparency page starts reading events
         "rpc_url": "http://127.0.0.1:8545",
         "features": {"follow_up": False, "identity": {"reporter": False, "witness": False}},
         "max_body_bytes": 1000,

@@ -158,6 +158,7 @@ class Scenario:
     rpc_url: str
     contract: TipLedgerContract
     head_block: int
+    deploy_block: int
 
     @property
     def origins(self) -> set[str]:
@@ -195,11 +196,14 @@ class Batch:
         return RoutingProof(self.end, i, self.salts[i], tuple(routing_path(self.leaves, i)))
 
 
-def _drive(chain: Devchain) -> tuple[TipLedgerContract, int]:
-    """The scenario of EXPECTED, on chain; returns the contract and the latest block."""
+def _drive(chain: Devchain) -> tuple[TipLedgerContract, int, int]:
+    """The scenario of EXPECTED, on chain; returns the contract, the latest block and the block
+    the contract was deployed in."""
     w3 = connect(chain.rpc_url)
     admin, anchorer, intake_member, nacc_member = chain.accounts[:4]
-    contract = open_deployment(w3, deploy(w3, admin, anchorer=anchorer.address))
+    rpc_request(chain.rpc_url, "evm_mine")  # a block before the contract: nothing to read there
+    deployment = deploy(w3, admin, anchorer=anchorer.address)
+    contract = open_deployment(w3, deployment)
     for slug, (name_th, name_en) in NAMES.items():
         contract.add_agency(admin, agency_id(slug), name_th, name_en)
     contract.add_member(admin, INTAKE, intake_member.address, os.urandom(32))
@@ -232,23 +236,24 @@ def _drive(chain: Devchain) -> tuple[TipLedgerContract, int]:
     contract.record_review(intake_member, tips[0], INTAKE, 5, note, None)
     at(NOW)
     rpc_request(chain.rpc_url, "evm_mine")
-    return contract, int(w3.eth.block_number)
+    return contract, int(w3.eth.block_number), deployment.deploy_block
 
 
 @pytest.fixture(scope="module")
 def scenario(chromium_path: Path) -> Iterator[Scenario]:
     with Devchain(accounts=4) as chain:
-        contract, head = _drive(chain)
+        contract, head, deployed_at = _drive(chain)
         app = FastAPI()
         mount_pages(
             app,
             chain_rpc_url=chain.rpc_url,
             chain_id=chain.chain_id,
             contract=contract.address,
+            deploy_block=deployed_at,
             deadline_days=(15, 90),
         )
         with ServedApp(app) as served:
-            yield Scenario(served.url, chain.rpc_url, contract, head)
+            yield Scenario(served.url, chain.rpc_url, contract, head, deployed_at)
 
 
 @pytest.fixture
@@ -540,8 +545,9 @@ def test_a_node_that_caps_log_ranges_is_asked_in_parts(
         _check_numbers(_figures(page))
     answered = sorted((lo, hi) for lo, hi, ok in node.ranges if ok)
     assert any(not ok for _, _, ok in node.ranges)  # the whole range was refused first
-    # the parts asked cover every block once, each within the node's cap
-    assert answered[0][0] == 0
+    # the parts asked cover every block from the deployment's once, each within the node's cap
+    assert scenario.deploy_block > 0
+    assert answered[0][0] == scenario.deploy_block
     assert answered[-1][1] == scenario.head_block
     assert all(a[1] + 1 == b[0] for a, b in itertools.pairwise(answered))
     assert all(hi - lo < node.span for lo, hi in answered)

@@ -37,10 +37,8 @@ export async function memberKeys(config, agency, offered) {
     throw new MemberKeyError('chain_unreachable', `cannot read agency ${agency.id} from the chain: ${exc.message}`);
   }
   if (!onChain.exists || !onChain.active || onChain.members.length === 0) {
-    throw new MemberKeyError(
-      'agency_closed',
-      `the chain lists agency ${agency.id} as ${onChain.exists ? (onChain.active ? 'without members' : 'inactive') : 'unknown'}`,
-    );
+    const state = !onChain.exists ? 'unknown' : !onChain.active ? 'inactive' : 'empty';
+    throw new MemberKeyError('agency_closed', `the chain lists agency ${agency.id} as ${state}`, { state });
   }
   const listed = onChain.members.map((m) => m.encryptionKey);
   for (const member of offered ?? []) {

@@ -276,7 +276,8 @@ async function submit(event) {
       keys = await device.memberKeys(state.config, agency, agency.members);
     } catch (exc) {
       if (!(exc instanceof device.MemberKeyError)) throw exc;
-      if (exc.code === 'agency_closed') agencyRefused(exc.message);
+      // Said in the page's language: what the chain itself lists for the agency.
+      if (exc.code === 'agency_closed') agencyRefused(t(`submit.agency_chain_${exc.params.state}`));
       else fail(`submit.error_keys_${exc.code}`, { detail: exc.message, ...exc.params });
       return;
     }

@@ -42,9 +42,11 @@ function agencySlug(raw) {
  * event names agencies by index, their position in the order they were added: its packed
  * counts become `agencies` (ids) and `counts` side by side.
  */
-async function readHistory(rpcUrl, contract) {
+async function readHistory(rpcUrl, contract, fromBlock) {
   const head = await latestBlock(rpcUrl);
-  const logs = await getLogs(rpcUrl, contract, [[...BY_TOPIC.keys()]], 0n, head.number);
+  // From the block the contract was deployed in: nothing of it is older (a public node would
+  // refuse, or page through, a range from block 0).
+  const logs = await getLogs(rpcUrl, contract, [[...BY_TOPIC.keys()]], fromBlock, head.number);
   const events = [];
   const added = []; // agency ids by index
   for (const log of logs) {
@@ -455,7 +457,10 @@ async function load() {
     if (state.config.chain_id !== undefined && got !== BigInt(state.config.chain_id)) {
       throw new WrongChain(got);
     }
-    const { head, events } = await readHistory(rpcUrl, state.config.contract);
+    const from = Number.isSafeInteger(state.config.deploy_block) && state.config.deploy_block > 0
+      ? BigInt(state.config.deploy_block)
+      : 0n;
+    const { head, events } = await readHistory(rpcUrl, state.config.contract, from);
     const now = Number(head.timestamp);
     state.result = { head, figures: agencyFigures(events, now, state.limits.ack, state.limits.outcome) };
     document.body.dataset.state = 'loaded';
