@@ -21,12 +21,8 @@ import html
 from fastapi import FastAPI, Request
 from starlette.responses import Response
 
-from api.routes.pages import (
-    STATIC_PREFIX,
-    content_security_policy,
-    security_headers,
-    with_integrity,
-)
+from api.page_integrity import STATIC_PREFIX, with_integrity
+from api.routes.pages import content_security_policy, security_headers
 
 DOCS_PATH = "/docs"
 SWAGGER = f"{STATIC_PREFIX}/vendor/swagger-ui"

@@ -25,19 +25,16 @@ import typer
 from rich.markup import escape
 
 from api.assets import StaticAssets, digest_of
+from api.page_integrity import STATIC_PREFIX, code_surface, import_map, script_hash
 from api.routes.pages import (
     ANY_RPC_PATHS,
     ASSETS_PATH,
     LANGUAGES,
     PAGES,
-    STATIC_PREFIX,
-    code_surface,
     content_security_policy,
     csp_directives,
-    import_map,
     released_assets,
     render_page,
-    script_hash,
 )
 from ledger.cli.api_client import ServiceError
 from ledger.cli.common import EXIT_INVALID, err, fail, one_line_errors, out
