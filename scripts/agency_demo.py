@@ -26,12 +26,9 @@ keep the run short; real ones default to 2^17.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -44,13 +41,14 @@ import uvicorn
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from demo_support import free_port, step, tipledger  # noqa: E402
+
 from api.main import create_app, uvicorn_config  # noqa: E402
 from ledger.chain.anvil import Devchain  # noqa: E402
 from ledger.chain.client import connect, send_transaction  # noqa: E402
 from ledger.chain.contract import TipLedgerContract  # noqa: E402
 from ledger.chain.deploy import deploy  # noqa: E402
 from ledger.cli.api_client import DeskClient, ServiceError  # noqa: E402
-from ledger.cli.app import app  # noqa: E402
 from ledger.config import Settings  # noqa: E402
 from ledger.core.agency import agency_id, agency_slug  # noqa: E402
 from ledger.core.encoding import from_hex  # noqa: E402
@@ -66,35 +64,6 @@ NAMES = {
 }
 MEMBERS = {"a1": A, "a2": A, "b1": B, "b2": B}
 TIP = "ใบแจ้งหนี้ 4711 ถูกจ่ายซ้ำสองครั้ง / Invoice 4711 was paid twice."
-
-
-def step(title: str) -> None:
-    print(f"\n=== {title}", flush=True)
-
-
-def tipledger(*args: str, expect: int = 0) -> str:
-    """Run one `tipledger` command as typed, here; its stdout is shown and returned. Stops the
-    demo unless it exits ``expect``."""
-    print("$ tipledger " + " ".join(f"'{a}'" if " " in a else a for a in args), flush=True)
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        try:
-            code = app(list(args), standalone_mode=False, prog_name="tipledger")
-        except SystemExit as exc:  # typer.Exit inside standalone_mode=False
-            code = exc.code
-    sys.stderr.flush()
-    print(buffer.getvalue(), end="", flush=True)
-    if (code or 0) != expect:
-        raise SystemExit(f"demo failed: tipledger {' '.join(args[:2])} exited {code}")
-    return buffer.getvalue().strip()
-
-
-def free_port() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
 
 
 def main() -> int:

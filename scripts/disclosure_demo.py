@@ -25,12 +25,9 @@ the lowest scrypt cost here (2^14) to keep the run short; real ones default to 2
 
 from __future__ import annotations
 
-import contextlib
-import io
 import json
 import logging
 import os
-import socket
 import sys
 import tempfile
 import threading
@@ -43,6 +40,8 @@ import uvicorn
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from demo_support import free_port, step, tipledger  # noqa: E402
 
 from api.main import create_app, uvicorn_config  # noqa: E402
 from ledger.chain.anvil import Devchain  # noqa: E402
@@ -64,43 +63,6 @@ IDENTITY = {
     "position": "procurement clerk",
 }
 TIP = "Invoice 4711 was paid twice; the second payment went to a shell company."
-
-
-def step(title: str, who_reads: str | None = None) -> None:
-    print(f"\n=== {title}", flush=True)
-    if who_reads:
-        print(f"    who can read the identity now: {who_reads}", flush=True)
-
-
-def tipledger(*args: str) -> None:
-    """Run one `tipledger` command as typed, here; stop the demo if it fails."""
-    print("$ tipledger " + " ".join(f"'{a}'" if " " in a else a for a in args), flush=True)
-    code = app(list(args), standalone_mode=False, prog_name="tipledger")
-    sys.stdout.flush()
-    sys.stderr.flush()
-    if code not in (None, 0):
-        raise SystemExit(f"demo failed: tipledger {args[0]} {args[1]} exited {code}")
-
-
-def captured(*args: str) -> str:
-    """A command whose result (its stdout) the demo needs; shown as well."""
-    print("$ tipledger " + " ".join(f"'{a}'" if " " in a else a for a in args), flush=True)
-    buffer = io.StringIO()
-    with contextlib.redirect_stdout(buffer):
-        code = app(list(args), standalone_mode=False, prog_name="tipledger")
-    sys.stderr.flush()
-    print(buffer.getvalue(), end="", flush=True)
-    if code not in (None, 0):
-        raise SystemExit(f"demo failed: tipledger {args[0]} {args[1]} exited {code}")
-    return buffer.getvalue().strip()
-
-
-def free_port() -> socket.socket:
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    sock.bind(("127.0.0.1", 0))
-    sock.listen(128)
-    return sock
 
 
 def main() -> int:
@@ -167,7 +129,7 @@ def walk(home: Path, admin_key: Path, service: LedgerService, url: str) -> int:
         secret.write_text(f"the passphrase of {name}\n")
         secret.chmod(0o600)
         people[name] = ["--key-file", str(key_file), "--passphrase-file", str(secret)]
-        captured(group, "keygen", *people[name], "--scrypt-n", "16384")
+        tipledger(group, "keygen", *people[name], "--scrypt-n", "16384")
     custodians = [f"custodian-{i}" for i in range(1, 6)]
     investigator = people["investigator"]
     files = {n: json.loads(Path(f"{n}.key.json").read_text()) for n in people}
@@ -227,7 +189,7 @@ def walk(home: Path, admin_key: Path, service: LedgerService, url: str) -> int:
         "no one: the service holds ciphertext and sealed shares only",
     )
     purpose = "Witness protection order 12/2026: the reporter must be contacted"
-    request = captured(
+    request = tipledger(
         "disclosure", "request", "--tip", commitment, "--purpose", purpose, *investigator
     )
 
@@ -265,7 +227,7 @@ def walk(home: Path, admin_key: Path, service: LedgerService, url: str) -> int:
         tipledger("custodian", "reseal", request, *people[n])
 
     step("9. The investigator combines the shares on their machine", "the investigator alone")
-    opened = captured("disclosure", "open", request, *investigator)
+    opened = tipledger("disclosure", "open", request, *investigator)
     step("Oversight: every request, approval and decline")
     tipledger("disclosure", "list", *admin)
     if json.loads(opened) != IDENTITY:
