@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import base64
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Request
@@ -33,6 +33,7 @@ from ledger.core.attachment import check_stream_header
 from ledger.core.encoding import to_hex
 from ledger.core.sealed import SEALED_FORMAT, SealedTip
 from ledger.errors import EnvelopeError, NotFoundError, ProtocolError
+from ledger.log.intake import CompanionBuilder
 from ledger.service import LedgerService
 from ledger.store.attachments import AttachmentStore
 from ledger.store.submissions import Companions
@@ -198,19 +199,25 @@ async def accept_sealed(
             service.vault.accept_sealed_identity, record, record.get("kind", "reporter")
         )
 
-    def companions(commitment: bytes) -> Companions:
-        rows: list[Any] = []
-        if enrolment is not None:
-            rows.extend(enrolment.rows(commitment))
-        if identity is not None:
-            rows.extend(identity.rows(commitment))
-        rows.extend(AttachmentStore.companion_rows(commitment, streams))
-        return rows
-
+    companions = _with_tip(
+        None if enrolment is None else enrolment.rows,
+        None if identity is None else identity.rows,
+        lambda commitment: AttachmentStore.companion_rows(commitment, streams),
+    )
     accepted = await service.submit_sealed(tip, companions)
     return service.receipts.accepted_answer(
         accepted, identity=identity.summary() if identity is not None and accepted.new else None
     )
+
+
+def _with_tip(*makers: Callable[[bytes], Companions] | None) -> CompanionBuilder:
+    """The rows stored with a new tip, in its transaction: each maker's, for its commitment."""
+    chosen = [make for make in makers if make is not None]
+
+    def companions(commitment: bytes) -> Companions:
+        return [row for make in chosen for row in make(commitment)]
+
+    return companions
 
 
 def _plaintext_allowed(service: LedgerService) -> None:
@@ -241,14 +248,10 @@ async def _accept_with_options(
             service.vault.prepare_identity, options.identity, options.identity_kind
         )
 
-    def companions(commitment: bytes) -> Companions:
-        rows: list[Any] = []
-        if enrolment is not None:
-            rows.extend(enrolment.rows(commitment))
-        if identity is not None:
-            rows.extend(identity.rows(commitment))
-        return rows
-
+    companions = _with_tip(
+        None if enrolment is None else enrolment.rows,
+        None if identity is None else identity.rows,
+    )
     accepted = await service.submit(document, salt, author, companions, options.agency)
     return service.receipts.accepted_answer(
         accepted,

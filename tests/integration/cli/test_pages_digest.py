@@ -101,7 +101,10 @@ def digest(*args: str) -> tuple[int, str, str]:
 
 def test_the_digest_is_what_coreutils_compute_from_the_files() -> None:
     if not (shutil.which("sha256sum") and shutil.which("find")):
-        pytest.skip("needs coreutils and findutils")
+        pytest.skip(
+            "the digest is recomputed with sha256sum (coreutils) and find (findutils), as the "
+            "docs tell a reader to, and one of them is not on this PATH"
+        )
     code, line, _ = digest()
     assert code == 0
     match = LINE.match(line)
