@@ -65,6 +65,9 @@ class Settings(BaseSettings):
     # The URL reviewers and custodians reach this service at: the domain and URI their EIP-4361
     # sign-in messages must name (default http://HOST:PORT). Never taken from a request's Host.
     public_url: str | None = None
+    # Where verifiers fetch the log's tiles (PROTOCOL.md 18): a mirror or CDN; default this
+    # service's own /log. Published in /web-config.json as log_url.
+    log_url: str | None = None
     session_seconds: int = 8 * 3600
     # Sign-in challenges a client address may ask for per minute (a burst of as many, counted in
     # memory under a keyed hash of the address), and the most outstanding nonces in total.

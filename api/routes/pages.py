@@ -125,6 +125,7 @@ class PageConfig:
     rpc_url: str | None
     max_body_bytes: int | None = None
     deploy_block: int = 0  # where the contract's events begin (the transparency page's start)
+    log_url: str = "/log"  # where the log's tiles are (PROTOCOL.md 18); relative: this service
 
     def as_json(self, *, follow_up: bool, identity: Mapping[str, bool]) -> dict[str, Any]:
         return {
@@ -132,6 +133,7 @@ class PageConfig:
             "contract": self.contract,
             "deploy_block": self.deploy_block,
             "rpc_url": self.rpc_url,
+            "log_url": self.log_url,
             "features": {
                 "follow_up": follow_up,
                 "identity": {kind: bool(identity.get(kind)) for kind in IDENTITY_KINDS},
@@ -330,6 +332,7 @@ def mount_pages(
     identity_available: Callable[[str], bool] | None = None,
     max_body_bytes: int | None = None,
     deadline_days: tuple[float, float] = DEFAULT_DEADLINE_DAYS,
+    log_url: str = "/log",
 ) -> None:
     """Serve the reporter pages, their static files and ``/web-config.json`` on ``app``.
 
@@ -342,6 +345,7 @@ def mount_pages(
     ``deadline_days`` (first response, outcome) are what the transparency page measures
     agencies against: the deployment's ``deadlines`` setting. ``deploy_block`` is where the
     contract's events begin: the transparency page reads the chain from there, not from block 0.
+    ``log_url`` is where verifiers fetch the log's tiles (a mirror's, or this service's /log).
     """
     suggested = public_rpc_url(chain_rpc_url)
     config = PageConfig(
@@ -350,6 +354,7 @@ def mount_pages(
         rpc_url=suggested,
         max_body_bytes=max_body_bytes,
         deploy_block=deploy_block,
+        log_url=log_url,
     )
     static = StaticAssets(STATIC_DIR)
     app.state.web_assets = static  # for other HTML of this app (/docs) to add integrity from

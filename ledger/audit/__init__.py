@@ -15,6 +15,7 @@ from ledger.audit.sources import (
     HttpEntrySource,
     MemoryEntrySource,
     StoreEntrySource,
+    TileEntrySource,
 )
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "SourceError",
     "SourceUnavailableError",
     "StoreEntrySource",
+    "TileEntrySource",
     "Violation",
     "audit_log",
     "run_audit",

@@ -9,6 +9,8 @@ entries than asked simply stops early (the audit then reports the entries it was
   the next request continues from A plus the number received. Pages are prefetched by a few
   threads over one connection pool, so the tree is being rebuilt while the next pages arrive.
 - ``StoreEntrySource``: a ``LogStore`` read directly (the operator's own database, read-only).
+- ``TileEntrySource``: the log's entry bundles, ``<log_url>/tile/entries/<N>[.p/<W>]``
+  (PROTOCOL.md 18): static files any mirror or CDN can serve, so an auditor needs no API.
 - ``MemoryEntrySource``: a list in memory (tests, tools).
 
 Nothing here trusts what it reads: the audit compares it with the chain.
@@ -28,6 +30,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from ledger.audit.errors import SourceError, SourceUnavailableError
+from ledger.core.tiles import TILE_WIDTH, BundleRef, TileError, decode_entry_bundle
 from ledger.errors import StoreError
 from ledger.store import LogStore, open_database
 
@@ -36,6 +39,7 @@ __all__ = [
     "HttpEntrySource",
     "MemoryEntrySource",
     "StoreEntrySource",
+    "TileEntrySource",
 ]
 
 ENTRY_HEX_LEN = 66  # "0x" + 64 hex digits
@@ -218,3 +222,94 @@ class HttpEntrySource:
                         if not page:
                             return
                         step, ahead = len(page), pos
+
+
+class TileEntrySource:
+    """Entry bundles from a log URL, a few fetched ahead by threads over one connection pool.
+
+    The audit asks for entries up to the anchored size, so every bundle it needs exists: the
+    last one partial (``.p/W``) unless that size is a multiple of 256. A bundle the server does
+    not have (404) ends the pages early; the audit reports the entries it was not served.
+    """
+
+    def __init__(
+        self,
+        log_url: str,
+        *,
+        bundles_per_page: int = 64,
+        workers: int = 4,
+        timeout: float = 60.0,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        self.log_url = log_url.rstrip("/")
+        self.bundles_per_page = max(1, bundles_per_page)
+        self.workers = max(1, workers)
+        self.timeout = timeout
+        self._transport = transport
+
+    @property
+    def description(self) -> str:
+        return f"tiles {self.log_url}"
+
+    def _client(self) -> httpx.Client:
+        transport = self._transport or httpx.HTTPTransport(retries=2)
+        limits = httpx.Limits(max_connections=self.workers + 1)
+        return httpx.Client(timeout=self.timeout, transport=transport, limits=limits)
+
+    def probe(self) -> None:
+        with self._client() as client:
+            try:
+                client.head(f"{self.log_url}/tile/entries/000.p/1")
+            except httpx.TransportError as exc:
+                raise SourceUnavailableError(
+                    f"cannot reach the log at {self.log_url} ({exc or type(exc).__name__})"
+                ) from exc
+
+    def fetch(self, client: httpx.Client, ref: BundleRef) -> list[bytes] | None:
+        """One bundle's entries; None if the server does not have it (yet)."""
+        url = f"{self.log_url}/{ref.path}"
+        try:
+            response = client.get(url)
+        except httpx.TransportError as exc:
+            raise SourceUnavailableError(
+                f"cannot reach the log at {self.log_url} ({exc or type(exc).__name__})"
+            ) from exc
+        if response.status_code == 404:
+            return None
+        if response.status_code != 200:
+            detail = response.text[:200].replace("\n", " ")
+            raise SourceError(f"GET {url} answered {response.status_code}: {detail}")
+        try:
+            return decode_entry_bundle(response.content, ref.width)
+        except TileError as exc:
+            raise SourceError(f"GET {url}: {exc}") from exc
+
+    def pages(self, start: int, end: int) -> Iterator[list[bytes]]:
+        if end <= start:
+            return
+        first, last = start // TILE_WIDTH, (end - 1) // TILE_WIDTH
+        refs = [BundleRef(n, min(TILE_WIDTH, end - n * TILE_WIDTH)) for n in range(first, last + 1)]
+        with (
+            self._client() as client,
+            ThreadPoolExecutor(self.workers, thread_name_prefix="audit-tiles") as pool,
+        ):
+            futures = deque(pool.submit(self.fetch, client, r) for r in refs[: self.workers * 4])
+            queued = len(futures)
+            page: list[bytes] = []
+            skip = start - first * TILE_WIDTH  # entries before start in the first bundle
+            while futures:
+                entries = futures.popleft().result()
+                if queued < len(refs):
+                    futures.append(pool.submit(self.fetch, client, refs[queued]))
+                    queued += 1
+                if entries is None:
+                    for f in futures:
+                        f.cancel()
+                    break
+                page.extend(entries[skip:])
+                skip = 0
+                if len(page) >= self.bundles_per_page * TILE_WIDTH:
+                    yield page
+                    page = []
+            if page:
+                yield page

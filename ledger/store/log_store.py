@@ -256,6 +256,19 @@ class LogStore:
     def size(self) -> int:
         return self.tree().size
 
+    def node_chunk(self, level: int, chunk: int, count: int) -> bytes | None:
+        """The first ``count`` hashes of stored chunk ``chunk`` at tree level ``level`` (a log
+        tile: 256 hashes a chunk), or None if fewer are stored. Reads one row, not the tree."""
+        with self._begin() as conn:
+            data = conn.scalar(
+                select(log_nodes.c.hashes).where(
+                    log_nodes.c.level == level, log_nodes.c.chunk == chunk
+                )
+            )
+        if data is None or len(data) < count * HASH_SIZE:
+            return None
+        return bytes(data[: count * HASH_SIZE])
+
     def index_of(self, commitment: bytes) -> int | None:
         with self._begin() as conn:
             return self._indices_of(conn, [commitment]).get(commitment)

@@ -141,7 +141,7 @@ def test_keys_used_by_scripts_exist() -> None:
     names = set(re.findall(r"export const [A-Z_]+ = '(\w+)';", verify_js))
     warnings = set(re.findall(r"code: '(\w+)'", verify_js))
     assert len(codes) > 15
-    assert len(names) == 9
+    assert len(names) == 10  # latest_inclusion (PROTOCOL.md 18) with the nine of section 7
     assert {f"code.{c}" for c in codes} <= texts
     assert {f"check.{n}" for n in names} <= texts
     assert {f"warning.{w}" for w in warnings} <= texts
@@ -196,6 +196,7 @@ def _check_mounted_routes(client: httpx.Client, app: FastAPI) -> None:
         "max_body_bytes": 1000,
         "languages": ["th", "en"],
         "default_language": "th",
+        "log_url": "/log",  # where the verify page reads the log's tiles (PROTOCOL.md 18)
     }
     asset = client.get("/web/js/protocol.js")
     assert asset.status_code == 200

@@ -141,11 +141,11 @@ export function signDigest(digest, privateKeyHex) {
 // --- the contract over JSON-RPC ----------------------------------------------------------------
 
 const SELECTOR = {
-  checkpoint: keccak_256(utf8('checkpoint(uint64)')).subarray(0, 4),
   hasRole: keccak_256(utf8('hasRole(bytes32,address)')).subarray(0, 4),
   maxMergeDelay: keccak_256(utf8('maxMergeDelay()')).subarray(0, 4),
   members: keccak_256(utf8('members(bytes32)')).subarray(0, 4),
   agencyInfo: keccak_256(utf8('agencyInfo(bytes32)')).subarray(0, 4),
+  latest: keccak_256(utf8('latest()')).subarray(0, 4),
 };
 export const ANCHORER_ROLE = keccak_256(utf8('ANCHORER_ROLE'));
 
@@ -212,11 +212,20 @@ export async function chainId(url) {
   return BigInt(await rpc(url, 'eth_chainId'));
 }
 
-/** `checkpoint(treeSize)`: {rootHash (bytes), timestamp (BigInt), blockNumber (BigInt)}. */
-export async function readCheckpoint(url, contract, treeSize) {
-  const result = await ethCall(url, contract, concatBytes(SELECTOR.checkpoint, uint256Bytes(treeSize)));
-  const [root, timestamp, blockNumber] = words(result, 3);
-  return { rootHash: root, timestamp: bytesToBigInt(timestamp), blockNumber: bytesToBigInt(blockNumber) };
+/** `latest()`: the newest checkpoint, {treeSize, rootHash (bytes), timestamp, blockNumber}. */
+export async function readLatest(url, contract) {
+  const [size, root, timestamp, blockNumber] = words(await ethCall(url, contract, SELECTOR.latest), 4);
+  return {
+    treeSize: bytesToBigInt(size),
+    rootHash: root,
+    timestamp: bytesToBigInt(timestamp),
+    blockNumber: bytesToBigInt(blockNumber),
+  };
+}
+
+/** `eth_blockNumber`: the node's newest block (BigInt). */
+export async function blockNumber(url) {
+  return BigInt(await rpc(url, 'eth_blockNumber'));
 }
 
 /** `hasRole(ANCHORER_ROLE, account)`, at `block` (a number) when the node still has it. */

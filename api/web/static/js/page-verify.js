@@ -1,6 +1,7 @@
 // Verify a receipt entirely in this browser: hash the document, check the commitment and the
-// RFC 9162 inclusion proof, and read checkpoint() straight from a JSON-RPC node of the chain.
-// The TipLedger service is not asked anything.
+// RFC 9162 inclusion proof, read latest() and the anchoring events straight from a JSON-RPC
+// node of the chain, and the log's tiles from the service or a mirror (checked against the
+// chain). What is asked is the same for every receipt but the tile group and the block window.
 
 import { formatTime, formatTimeUtc, initI18n, setText, t } from './i18n.js';
 import {
@@ -23,7 +24,7 @@ import { verifyReceipt } from './verify.js';
 const HANDOFF_KEY = 'tipledger.verify-receipt';
 
 let sessionDocument = null;
-let last = null; // {receipt, verdict, rpcUrl, docNote}
+let last = null; // {receipt, verdict, rpcUrl, logUrl, docNote}
 
 function mode() {
   return document.querySelector('input[name="doc-mode"]:checked')?.value || 'file';
@@ -92,7 +93,7 @@ function fact(list, key, value) {
 
 function render() {
   if (!last) return;
-  const { receipt, verdict, rpcUrl, docNote } = last;
+  const { receipt, verdict, rpcUrl, logUrl, docNote } = last;
   const section = $('verdict');
   const banner = $('verdict-banner');
   banner.className = `verdict-banner ${verdict.status}`;
@@ -105,7 +106,10 @@ function render() {
     ],
     invalid: ['verify.invalid_text'],
     pending: ['verify.pending_text'],
-    incomplete: ['verify.incomplete_text', { detail: verdict.chainError }],
+    incomplete: [
+      verdict.logError === null ? 'verify.incomplete_text' : 'verify.incomplete_log_text',
+      { detail: verdict.chainError },
+    ],
   }[verdict.status];
   setText($('verdict-text'), ...text);
 
@@ -155,6 +159,7 @@ function render() {
     fact(facts, 'verify.fact_time', formatTimeUtc(inc.block_timestamp));
   }
   fact(facts, 'verify.fact_rpc', rpcUrl || '—');
+  fact(facts, 'verify.fact_log', logUrl || '—');
   show(section);
 }
 
@@ -181,8 +186,9 @@ async function run(event) {
       if (web && !docNote) docNote = ['verify.doc_web_tip', { count: web.attachments.length }];
     }
     const rpcUrl = $('verify-rpc').value.trim();
-    const verdict = await verifyReceipt(receipt, doc.bytes, rpcUrl);
-    last = { receipt, verdict, rpcUrl, docNote };
+    const logUrl = $('verify-log').value.trim();
+    const verdict = await verifyReceipt(receipt, doc.bytes, rpcUrl, { logUrl });
+    last = { receipt, verdict, rpcUrl, logUrl, docNote };
     render();
     $('verdict').scrollIntoView({ block: 'start' });
   } catch (exc) {
@@ -203,6 +209,8 @@ async function main() {
     // no suggestion: the user types a node address
   }
   $('verify-rpc').value = config.rpc_url || '';
+  // log_url may be relative (this service's /log): shown in full, as the node's address is
+  $('verify-log').value = new URL(config.log_url || '/log', location.href).href;
   const session = loadSession();
   const handoff = sessionStorage.getItem(HANDOFF_KEY);
   if (location.hash === '#status' && handoff) {
