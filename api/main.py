@@ -29,7 +29,19 @@ from api.models import (
     VerifyRequest,
 )
 from api.responses import conform_refusals
-from api.routes import agencies, auth, follow_up, health, log, review, tips, vault, verify
+from api.routes import (
+    agencies,
+    auth,
+    codes,
+    follow_up,
+    health,
+    log,
+    review,
+    tiles,
+    tips,
+    vault,
+    verify,
+)
 from api.routes.api_docs import mount_api_docs
 from api.routes.pages import content_security_policy, mount_pages, security_headers
 from api.server import http_protocol
@@ -112,7 +124,8 @@ def create_app(
     app.state.service = service
     app.state.metrics = metrics_registry(service)
     errors.install(app)
-    for module in (tips, follow_up, log, verify, agencies, auth, review, vault, health):
+    routers = (tips, follow_up, codes, log, tiles, verify, agencies, auth, review, vault, health)
+    for module in routers:
         app.include_router(module.router)
     limit = max_body_bytes if max_body_bytes is not None else service.settings.max_body_bytes
     app.state.max_body_bytes = limit
@@ -128,6 +141,7 @@ def create_app(
         identity_available=service.vault.available,  # asked per request: sets can appear
         max_body_bytes=limit,
         deadline_days=(deadlines.ack_days, deadlines.outcome_days),
+        log_url=service.settings.log_url or "/log",
     )
     mount_api_docs(app)
 

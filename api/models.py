@@ -149,7 +149,10 @@ class SealedTipRequest(BaseModel):
     )
     follow_up: dict[str, Any] | None = Field(
         default=None,
-        description="The follow-up enrolment made on the device (PROTOCOL.md 17.4).",
+        description="The follow-up enrolment made on the device: version 2 (PROTOCOL.md 17.4) "
+        '`{"version": 2, "reporter_key", "verifier"}`, or version 3 for a reporter\'s code '
+        '(17.8) `{"version": 3, "locator", "reporter_key", "verifier", "case_key_tag"}`; a '
+        "locator another tip has is refused (409).",
     )
     identity: dict[str, Any] | None = Field(
         default=None,
@@ -345,7 +348,8 @@ class ReceiptModel(BaseModel):
     follow_up: dict[str, str] | None = Field(
         default=None,
         description='`{"secret": "tlf1_…"}` in the receipt of a tip submitted with a follow-up '
-        "secret; absent otherwise. Verifiers ignore it.",
+        'secret, `{"code": "XXXX-XXXX-XXXX-XXXX"}` with a reporter\'s code; absent otherwise. '
+        "Verifiers ignore it.",
     )
 
 

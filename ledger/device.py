@@ -56,9 +56,14 @@ class DeviceTip:
 def member_keys(contract: TipLedgerContract, agency: str) -> tuple[X25519PublicKey, ...]:
     """The X25519 keys of ``agency``'s current members, as the chain lists them.
 
-    ``AgencyRefusedError`` for an agency that is unknown, inactive or has no members.
+    Every agency's members are read, in the chain's order, so the node learns nothing of which
+    one the tip goes to. ``AgencyRefusedError`` for an agency that is unknown, inactive or has
+    no members.
     """
-    return AgencyDirectory(contract, ttl=0.0).recipients(agency_id(agency)).keys
+    directory = AgencyDirectory(contract, ttl=60.0)
+    for info in directory.agencies():
+        directory.members(info.agency)
+    return directory.recipients(agency_id(agency)).keys
 
 
 def seal_on_device(

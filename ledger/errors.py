@@ -27,6 +27,7 @@ __all__ = [
     "ChainUnavailableError",
     "CompileError",
     "ConfigError",
+    "ConflictError",
     "ContractRevertedError",
     "DeploymentError",
     "EnvelopeError",
@@ -34,6 +35,7 @@ __all__ = [
     "LedgerError",
     "LogStateError",
     "MissingBlockError",
+    "NoTileSourceError",
     "NotAnchoredError",
     "NotFoundError",
     "PermissionDeniedError",
@@ -43,6 +45,7 @@ __all__ = [
     "ReceiptError",
     "SignatureError",
     "StoreError",
+    "TilesUnavailableError",
     "UnsupportedNodeError",
     "UnusableKeyError",
 ]
@@ -112,6 +115,19 @@ class AuthenticationError(LedgerError):
 
 class PermissionDeniedError(LedgerError):
     """The signed-in address does not hold the role this needs on chain (403)."""
+
+
+class ConflictError(LedgerError):
+    """What was sent takes something another tip already holds (409): a code's locator. Nothing
+    of it was stored; the sender makes a new one and sends again."""
+
+
+class TilesUnavailableError(LedgerError):
+    """The log's tiles could not be fetched (unreachable, refused, or the wrong shape)."""
+
+
+class NoTileSourceError(ConfigError):
+    """No log to read tiles from is known: a receipt then verifies from the chain alone."""
 
 
 class NotFoundError(LedgerError):

@@ -37,7 +37,7 @@ VENDOR = ROOT / "api" / "web" / "static" / "vendor"
 
 # npm package -> (folder under vendor/, entry modules, licence files, licence name)
 PACKAGES: dict[str, tuple[str, tuple[str, ...], tuple[str, ...], str]] = {
-    "@noble/hashes": ("noble-hashes", ("sha3.js", "sha2.js"), ("LICENSE",), "MIT"),
+    "@noble/hashes": ("noble-hashes", ("sha3.js", "sha2.js", "argon2.js"), ("LICENSE",), "MIT"),
     "@noble/curves": ("noble-curves", ("secp256k1.js",), ("LICENSE",), "MIT"),
     "qr": ("qr", ("index.js",), ("LICENSE", "LICENSE-MIT"), "MIT OR Apache-2.0"),
     # HPKE (RFC 9180) for sealing on the reporter's device; X25519 through its own KEM module.

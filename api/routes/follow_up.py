@@ -104,7 +104,9 @@ class FollowUpView(BaseModel):
     anchored: bool
     review: ReviewModel | None = Field(description="From reviewOf on chain; null if none yet.")
     version: int | None = Field(
-        default=None, description="2 for a secret made on the device (messages sealed)."
+        default=None,
+        description="2 for a secret made on the device (messages sealed), 3 for a reporter's "
+        "code (the same, with `case_key_tag`).",
     )
     reporter_key_id: str | None = Field(
         default=None, description="Version 2: the key id the sealed copies are sealed to."
@@ -113,6 +115,11 @@ class FollowUpView(BaseModel):
         default=None,
         description="The tip's key (its case key, or the old desk key) an answer sealed on the "
         "device is sealed to for the desk; null if the service has none.",
+    )
+    case_key_tag: str | None = Field(
+        default=None,
+        description="Version 3: the 16-byte tag (0x hex) the device made from the code over the "
+        "case key it sealed the tip to; it refuses a `seal_to` the tag does not check.",
     )
     messages: list[MessageModel]
 

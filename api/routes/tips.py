@@ -119,7 +119,14 @@ SUBMIT_BODY: dict[str, Any] = {
     responses={
         202: {"description": "Accepted: stored durably and promised."},
         **error_responses(
-            409, 413, 422, 503, said={409: "An identity, and no custodian set for its role yet."}
+            409,
+            413,
+            422,
+            503,
+            said={
+                409: "An identity, and no custodian set for its role yet; or a code whose first "
+                "six symbols another tip has (make a new code on the device and send again)."
+            },
         ),
     },
     openapi_extra=SUBMIT_BODY,
@@ -192,6 +199,10 @@ async def accept_sealed(
     enrolment = None
     if tip.follow_up is not None:
         enrolment = service.follow_ups.enrol_from_device(tip.follow_up)
+        if tip.follow_up.get("version") == 3:  # a code: its locator must be free (409)
+            await run_in_threadpool(
+                service.follow_ups.check_locator_free, enrolment, tip.commitment
+            )
     identity = None
     if tip.identity is not None:
         record = tip.identity

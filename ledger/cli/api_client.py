@@ -20,7 +20,7 @@ from eth_account.messages import encode_defunct
 from eth_account.signers.local import LocalAccount
 
 from ledger.auth.sessions import Challenge
-from ledger.core.encoding import checksum_address, to_hex
+from ledger.core.encoding import checksum_address, from_hex, to_hex
 from ledger.core.receipt import Receipt
 from ledger.device import DeviceTip
 from ledger.errors import LedgerError, ProtocolError, ReceiptError
@@ -30,6 +30,10 @@ POLL_INTERVAL = 0.25
 
 class ServiceError(LedgerError):
     """The service could not be reached, or refused the request (its ``detail`` is kept)."""
+
+
+class CodeTakenError(ServiceError):
+    """409 for a tip with a code: another tip has its first six symbols (make a new code)."""
 
 
 def _client(base_url: str, timeout: float) -> httpx.Client:
@@ -80,6 +84,7 @@ def submit(
     http_timeout: float = 30.0,
     on_pending: Callable[[Receipt], None] | None = None,
     follow_up_secret: str | None = None,
+    follow_up_code: str | None = None,
 ) -> Submitted:
     """POST a tip sealed on this device, check the answer, then poll until it is anchored or
     ``wait`` runs out.
@@ -87,7 +92,8 @@ def submit(
     The service answers with the promise and the receipt's public part; the salt, content
     digest and author are this device's and go into the receipt here (the service never had
     them). Returns the receipt, anchored (``inclusion`` set) or, after ``wait`` seconds, still
-    pending, with the follow-up secret made on this device, if any.
+    pending, with the follow-up secret or the code made on this device, if any (a code whose
+    locator another tip has: ``CodeTakenError``, nothing stored).
     """
     body = tip.sealed.to_json()
     with _client(base_url, http_timeout) as client:
@@ -100,6 +106,8 @@ def submit(
             response = _request(client, "POST", "/v1/tips", files=files)
         else:
             response = _request(client, "POST", "/v1/tips", json=body)
+        if response.status_code == 409 and follow_up_code is not None:
+            raise CodeTakenError(f"the service refused the code: {_detail(response)}")
         if response.status_code != 202:
             raise ServiceError(
                 f"the service refused the tip ({response.status_code}): {_detail(response)}"
@@ -117,11 +125,11 @@ def submit(
             raise ServiceError(f"the service's answer is not a receipt: {exc}") from None
         _check_receipt(receipt, tip.commitment, tip.salt, tip.content_digest)
         # The case key made here goes with the secret: answers are sealed to it and no other.
-        secret = (
-            None
-            if follow_up_secret is None
-            else {"secret": follow_up_secret, "case_key": to_hex(tip.sealed.case_key)}
-        )
+        secret: dict[str, Any] | None = None
+        if follow_up_code is not None:  # the code pins the case key itself (its tag)
+            secret = {"code": follow_up_code}
+        elif follow_up_secret is not None:
+            secret = {"secret": follow_up_secret, "case_key": to_hex(tip.sealed.case_key)}
         if on_pending is not None:
             on_pending(receipt)
         deadline = time.monotonic() + wait
@@ -159,6 +167,38 @@ def web_config(base_url: str, *, http_timeout: float = 10.0) -> dict[str, Any]:
         except (ValueError, KeyError, TypeError) as exc:
             raise ServiceError(f"the service's configuration is malformed: {exc}") from None
     return dict(data)
+
+
+def code_tip(base_url: str, locator: str, *, http_timeout: float = 10.0) -> bytes:
+    """``GET /v1/codes/{locator}``: the commitment of the tip a code's first six symbols find."""
+    with _client(base_url, http_timeout) as client:
+        response = _request(client, "GET", f"/v1/codes/{locator}")
+    if response.status_code != 200:
+        raise ServiceError(
+            f"the service finds no tip for this code ({response.status_code}): {_detail(response)}"
+        )
+    try:
+        return from_hex(str(response.json()["commitment"]), 32)
+    except (ValueError, KeyError, TypeError, ProtocolError) as exc:
+        raise ServiceError(f"the service's answer is not a commitment: {exc}") from None
+
+
+def receipt_status(
+    base_url: str, commitment: bytes, *, http_timeout: float = 30.0
+) -> dict[str, Any]:
+    """``GET /v1/tips/{commitment}/receipt``: the receipt's public part (200 anchored, 202
+    pending), as the service holds it."""
+    with _client(base_url, http_timeout) as client:
+        response = _request(client, "GET", f"/v1/tips/{to_hex(commitment)}/receipt")
+    if response.status_code not in (200, 202):
+        raise ServiceError(
+            f"fetching the receipt failed ({response.status_code}): {_detail(response)}"
+        )
+    try:
+        data: dict[str, Any] = dict(response.json())
+    except (ValueError, TypeError) as exc:
+        raise ServiceError(f"the service's receipt is not JSON: {exc}") from None
+    return data
 
 
 def custodian_set(base_url: str, kind: str, *, http_timeout: float = 10.0) -> dict[str, Any]:

@@ -43,6 +43,7 @@ from ledger.cli.common import (
     settings,
     utc,
 )
+from ledger.cli.verify_support import LazyTiles
 from ledger.config import Settings
 from ledger.core.agency import INTAKE, agency_id
 from ledger.core.commitment import ZERO_AUTHOR
@@ -50,6 +51,7 @@ from ledger.core.eip712 import Signer
 from ledger.core.receipt import Inclusion, Receipt
 from ledger.device import AttachmentFile, member_keys, seal_on_device
 from ledger.errors import ChainError, ChainMismatchError, ConfigError, DeploymentError, StoreError
+from ledger.followup.code import seal_with_code
 from ledger.followup.device import device_follow_up
 from ledger.log.intake import Intake
 from ledger.log.reader import LogReader
@@ -58,7 +60,7 @@ from ledger.log.sequencer import Sequencer
 from ledger.ops.keyfiles import load_key, read_passphrase, save_dev_key
 from ledger.store.lease import Lease
 from ledger.store.submissions import SubmissionStore
-from ledger.verify import verify_receipt
+from ledger.verify import verify_receipt_uniformly
 
 Text = Annotated[str | None, typer.Option("--text", "-t", help="The tip as text (UTF-8).")]
 Rpc = Annotated[
@@ -97,6 +99,9 @@ Api = Annotated[
     typer.Option("--api", help="URL of a running TipLedger service (e.g. http://127.0.0.1:8000)."),
 ]
 ANCHOR_WAIT = RECEIPT_TIMEOUT  # how long a local submit waits for its anchor to be final
+FOLLOW_UP_CODE = "code"
+FOLLOW_UP_SECRET = "secret"  # noqa: S105 - the name of a mode, not a password
+CODE_TRIES = 3  # a locator taken is ~0.1 % of tips at a million: three in a row, never
 STEP_PAUSE = 0.1  # seconds between the sequencer steps a local submit takes
 
 
@@ -247,47 +252,80 @@ def _submit_via_api(
     out_file: Path | None,
     wait: float,
     *,
-    follow_up: bool = True,
+    follow_up: str | None = FOLLOW_UP_CODE,
     agency: str | None = None,
     rpc: str | None = None,
     contract_address: str | None = None,
 ) -> None:
-    """Seal the tip here for the agency's members as the chain lists them, then send it."""
+    """Seal the tip here for the agency's members as the chain lists them, then send it.
+
+    ``follow_up``: a code (the default, whose salt is the tip's: a new code means sealing the
+    tip again, as when the service says its first six symbols are taken), a version 2 secret
+    kept in the receipt (``FOLLOW_UP_SECRET``), or None for neither.
+    """
     slug = agency or INTAKE
     keys = member_keys(_device_chain(url, rpc, contract_address), slug)
     files = [AttachmentFile(p.name, _read_file(p), _media_type(p)) for p in attach]
-    tip = seal_on_device(
-        keys,
-        agency=slug,
-        document=document,
-        text=text,
-        attachments=files,
-        author=author.address if author else ZERO_AUTHOR,
-    )
-    secret = None
-    if follow_up:
-        secret, enrolment = device_follow_up(tip.commitment)
-        tip = replace(tip, sealed=replace(tip.sealed, follow_up=enrolment))
-    err.print(
-        f"sealed here to {len(keys)} member key(s) of {slug!r} read from the chain"
-        + (f", with {len(files)} sealed attachment(s)" if files else "")
-    )
+    signer = author.address if author else ZERO_AUTHOR
 
     def accepted(receipt: Receipt) -> None:
         promise = receipt.promise
         when = f" at {utc(promise.received_at)}" if promise is not None else ""
         err.print(f"accepted{when}: commitment {receipt.commitment}; waiting for the anchor…")
 
-    submitted = api_client.submit(
-        url,
-        tip,
-        wait=wait,
-        on_pending=accepted,
-        follow_up_secret=None if secret is None else secret.text,
-    )
+    def sealed_here(count: int) -> None:
+        err.print(
+            f"sealed here to {count} member key(s) of {slug!r} read from the chain"
+            + (f", with {len(files)} sealed attachment(s)" if files else "")
+        )
+
+    code = None
+    if follow_up == FOLLOW_UP_CODE:
+        for attempt in range(CODE_TRIES):
+            made = seal_with_code(
+                keys, agency=slug, document=document, text=text, attachments=files, author=signer
+            )
+            if attempt == 0:
+                sealed_here(len(keys))
+            try:
+                submitted = api_client.submit(
+                    url, made.tip, wait=wait, on_pending=accepted, follow_up_code=made.code.text
+                )
+                code = made.code
+                break
+            except api_client.CodeTakenError as exc:
+                if attempt == CODE_TRIES - 1:
+                    raise
+                err.print(f"{exc}: making a new code and sealing again")
+    else:
+        tip = seal_on_device(
+            keys, agency=slug, document=document, text=text, attachments=files, author=signer
+        )
+        secret = None
+        if follow_up == FOLLOW_UP_SECRET:
+            secret, enrolment = device_follow_up(tip.commitment)
+            tip = replace(tip, sealed=replace(tip.sealed, follow_up=enrolment))
+        sealed_here(len(keys))
+        submitted = api_client.submit(
+            url,
+            tip,
+            wait=wait,
+            on_pending=accepted,
+            follow_up_secret=None if secret is None else secret.text,
+        )
     receipt = submitted.receipt
     _write_receipt(submitted.to_json(), out_file)
-    if submitted.follow_up is not None:
+    if code is not None:
+        err.print(
+            f"\n[bold]Your code: {code.text}[/] — write it down; it is all you need to follow "
+            "up.\nWith it and your copy of the tip, `tipledger follow-up status --code -` shows "
+            "the review and the desk's questions, and `tipledger follow-up receipt --code -` "
+            "gives the receipt back. Anyone holding it can do the same: keep it apart from the "
+            "tip.\n",
+            highlight=False,
+            soft_wrap=True,  # the code on one line, whatever the terminal's width
+        )
+    elif submitted.follow_up is not None:
         err.print(
             "the receipt holds a follow-up secret made here: with it, `tipledger follow-up "
             "status RECEIPT` shows the review and the desk's questions (anyone holding it can too)"
@@ -366,10 +404,19 @@ def register(app: typer.Typer) -> None:
             bool,
             typer.Option(
                 "--follow-up/--no-follow-up",
-                help="With --api: ask for a follow-up secret (kept in the receipt) to read the "
-                "review status and the desk's questions anonymously.",
+                help="With --api: make a code (16 letters and digits, printed once: write it "
+                "down) to read the review status and the desk's questions anonymously, and to "
+                "get the receipt back with your copy of the tip.",
             ),
         ] = True,
+        secret: Annotated[
+            bool,
+            typer.Option(
+                "--secret",
+                help="With --api: a follow-up secret kept in the receipt file instead of a code "
+                "(the receipt is then needed to follow up).",
+            ),
+        ] = False,
         agency: Annotated[
             str | None,
             typer.Option(
@@ -422,7 +469,7 @@ def register(app: typer.Typer) -> None:
                 _author(author_key),
                 out_file,
                 wait,
-                follow_up=follow_up,
+                follow_up=(FOLLOW_UP_SECRET if secret else FOLLOW_UP_CODE) if follow_up else None,
                 agency=agency,
                 rpc=rpc,
                 contract_address=contract_address,
@@ -456,12 +503,21 @@ def register(app: typer.Typer) -> None:
         rpc: Rpc = None,
         as_json: Annotated[bool, typer.Option("--json", help="Print the verdict as JSON.")] = False,
         api: Api = None,
+        log_url: Annotated[
+            str | None,
+            typer.Option(
+                "--log-url",
+                help="Where the log's tiles are (default: TIPLEDGER_LOG_URL, this machine's "
+                "log, or the service's published log_url).",
+            ),
+        ] = None,
     ) -> None:
-        """Verify a receipt with only the receipt, the document and the chain.
+        """Verify a receipt with only the receipt, the document, the chain and the log's tiles.
 
-        With --api URL the service's POST /v1/verify computes the verdict instead (the same
-        code); without it nothing but the chain is asked. Exit 0 when valid, 1 when not, 2 when
-        it could not be checked.
+        It asks what every verifier asks (PROTOCOL.md 18): the chain's latest checkpoint, its
+        events in the receipt's block window, and the tiles on the path to the entry's 256-entry
+        tile. With --api URL the service's POST /v1/verify computes the verdict instead. Exit 0
+        when valid, 1 when not, 2 when it could not be checked.
         """
         receipt, _ = read_receipt(receipt_file)
         document = _read_document(text, document_file, "document")
@@ -477,7 +533,9 @@ def register(app: typer.Typer) -> None:
             url = rpc_url(s, rpc, deployment)
         except ConfigError as exc:
             fail(str(exc))
-        verdict = verify_receipt(receipt, document, connect(url, timeout=s.rpc_timeout))
+        tiles = LazyTiles(s, log_url, receipt)
+        w3 = connect(url, timeout=s.rpc_timeout)
+        verdict = verify_receipt_uniformly(receipt, document, w3, tiles)
         if as_json:
             out.print_json(
                 json.dumps(

@@ -71,8 +71,10 @@ def open_thread(
 ) -> dict[str, Any]:
     """The service's follow-up view with every message as text: version 2 messages are opened
     here with the reporter key (``EnvelopeError`` for one that does not open: altered, or
-    moved from another thread); version 1 views already hold text and are kept as they are."""
-    if view.get("version") != 2:
+    moved from another thread); version 1 views already hold text and are kept as they are. (A
+    code's view, version 3, opens the same way once its case key is checked:
+    ``ledger.followup.code.open_code_thread``.)"""
+    if view.get("version") not in (2, 3):
         return dict(view)
     key = reporter_key(secret, commitment)
     mine = key_id_bytes(key.public_key()).hex()

@@ -7,7 +7,9 @@ chain): the API calls them off the event loop.
 Two kinds of reporter: a version 1 secret (``tlf1_``, made here) opens the thread here, as it
 always did; a version 2 token (``tlt2_``, from a secret made on the device) gets the reporter's
 sealed copies and seals its answers itself. Which one a tip has is its row's; a credential of
-the other kind fails like a wrong one.
+the other kind fails like a wrong one. A version 3 tip (the reporter keeps a code,
+``ledger.core.reporter_code``) is a version 2 tip found by its code's locator, whose view also
+carries the tag that lets the device check the case key it seals answers to.
 """
 
 from __future__ import annotations
@@ -21,10 +23,17 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X25519PublicKey
 
 from ledger.core.encoding import to_hex
+from ledger.core.reporter_code import (
+    CODE_ENROLMENT_VERSION,
+    CodeEnrolment,
+    code_enrolment_from_json,
+    locator_from_text,
+)
 from ledger.desk.reviews import ReviewSource, review_view
 from ledger.errors import (
     AuthenticationError,
     ConfigError,
+    ConflictError,
     NotFoundError,
     ProtocolError,
     RateLimitedError,
@@ -56,10 +65,12 @@ from ledger.followup.secrets import (
     token_verifier,
 )
 from ledger.log.reader import LogReader
-from ledger.store.followups import FollowUpStore, StoredMessage
+from ledger.store.followups import LOCATOR_TAKEN, FollowUpStore, StoredMessage
 from ledger.store.submissions import Companions
 
-__all__ = ["DeviceEnrolled", "Enrolment", "FollowUps", "Reporter"]
+__all__ = ["NO_CODE", "CodeEnrolled", "DeviceEnrolled", "Enrolment", "FollowUps", "Reporter"]
+
+NO_CODE = "no tip has this code"
 
 
 @dataclass(frozen=True)
@@ -88,6 +99,20 @@ class DeviceEnrolled:
 
 
 @dataclass(frozen=True)
+class CodeEnrolled:
+    """A version 3 enrolment (the reporter keeps a code), checked, ready to be stored."""
+
+    enrolment: CodeEnrolment
+
+    def rows(self, commitment: bytes) -> Companions:
+        """Version 2's row with the locator (claimed: unique) and the case key tag."""
+        e = self.enrolment
+        return FollowUpStore.code_companion_rows(
+            commitment, e.device.verifier, e.device.reporter_key, e.locator, e.case_key_tag
+        )
+
+
+@dataclass(frozen=True)
 class Reporter:
     """A caller who showed a tip's follow-up credential.
 
@@ -98,6 +123,7 @@ class Reporter:
     commitment: bytes
     private_key: X25519PrivateKey | None
     public_key: bytes = b""  # raw; for version 1 derived from ``private_key``
+    case_key_tag: bytes | None = None  # version 3: the tag the device checks the case key by
 
     def __post_init__(self) -> None:
         if self.private_key is not None and not self.public_key:
@@ -105,7 +131,9 @@ class Reporter:
 
     @property
     def version(self) -> int:
-        return 1 if self.private_key is not None else 2
+        if self.private_key is not None:
+            return 1
+        return 2 if self.case_key_tag is None else CODE_ENROLMENT_VERSION
 
     def __repr__(self) -> str:
         return f"Reporter({to_hex(self.commitment)}, v{self.version})"
@@ -141,11 +169,44 @@ class FollowUps:
         secret = new_secret()
         return Enrolment(secret, self.hasher.hash(secret))
 
-    def enrol_from_device(self, enrolment: Mapping[str, Any]) -> DeviceEnrolled:
-        """A version 2 enrolment (the ``follow_up`` field of a sealed tip), checked: its
-        version, a 32-byte reporter key and a 32-byte verifier (``ProtocolError`` otherwise).
-        Cheap: no hash is computed here, the device did that."""
+    def enrol_from_device(self, enrolment: Mapping[str, Any]) -> DeviceEnrolled | CodeEnrolled:
+        """A version 2 or 3 enrolment (the ``follow_up`` field of a sealed tip), checked: its
+        version, a 32-byte reporter key and a 32-byte verifier, and for version 3 a locator and
+        a 16-byte case key tag (``ProtocolError`` otherwise). Cheap: no hash is computed here,
+        the device did that (the tag cannot be checked without the code: its size only)."""
+        if isinstance(enrolment, Mapping) and enrolment.get("version") == CODE_ENROLMENT_VERSION:
+            return CodeEnrolled(code_enrolment_from_json(enrolment))
         return DeviceEnrolled(enrolment_from_json(enrolment))
+
+    def check_locator_free(
+        self, enrolled: DeviceEnrolled | CodeEnrolled, commitment: bytes
+    ) -> None:
+        """``ConflictError`` (409) if another tip holds this enrolment's locator: checked before
+        the tip is promised, so the device makes a new code at once. (The group commit checks
+        again in the tip's transaction, for two tips racing for one locator.)"""
+        if not isinstance(enrolled, CodeEnrolled):
+            return
+        holder = self.store.by_locator(enrolled.enrolment.locator)
+        if holder is not None and holder != commitment:
+            raise ConflictError(LOCATOR_TAKEN)
+
+    def commitment_of(self, locator_text: str) -> bytes:
+        """The commitment of the tip whose code begins with ``locator_text`` (public: it is in
+        the log). ``ProtocolError`` for a malformed locator; ``NotFoundError`` for an unknown
+        one, counted as a wrong follow-up token is (per locator and over all tips): past those
+        bounds an unknown locator gets ``RateLimitedError`` and a known one still its tip."""
+        locator = locator_from_text(locator_text)
+        commitment = self.store.by_locator(locator)
+        if commitment is not None:
+            return commitment
+        key = b"code:" + locator.encode("ascii")
+        wait = self.limiter.over(key)
+        if wait is not None:
+            raise RateLimitedError(
+                f"too many look-ups of unknown codes: try again in {wait} s", wait
+            )
+        self.limiter.failed(key)
+        raise NotFoundError(NO_CODE)
 
     def having(self, commitments: Iterable[bytes]) -> set[bytes]:
         return self.store.having(commitments)
@@ -193,7 +254,7 @@ class FollowUps:
         expected = None if row is None else row.verifier
         ok = hmac.compare_digest(token_verifier(token), expected or self._no_key)
         if row is not None and expected is not None and ok:
-            return Reporter(commitment, None, row.reporter_key)
+            return Reporter(commitment, None, row.reporter_key, row.case_key_tag)
         if wait is not None:
             raise RateLimitedError(
                 f"too many wrong follow-up secrets for this tip: try again in {wait} s", wait
@@ -225,11 +286,17 @@ class FollowUps:
             "review": review_view(self.reviews.review_of(commitment)),
         }
         if reporter.private_key is None:  # version 2: the reporter's copies, opened on the device
+            pin = (
+                {}
+                if reporter.case_key_tag is None
+                else {"case_key_tag": to_hex(reporter.case_key_tag)}
+            )
             return {
                 **common,
-                "version": 2,
+                "version": reporter.version,
                 "reporter_key_id": key_id(reporter.public_key).hex(),
                 "seal_to": seal_to,
+                **pin,
                 "messages": [
                     sealed_message_view(m.id, m.sender, m.sent_at, m.to_reporter)
                     for m in self.store.messages(commitment)

@@ -99,6 +99,7 @@ class IntakeStats:
     duplicates: int = 0  # submissions whose commitment was already known
     batches: int = 0  # transactions committed
     failed: int = 0  # submissions refused because their transaction failed
+    refused: int = 0  # submissions refused alone, a companion's claim taken (a code's locator)
     last_batch_size: int = 0
     batch_seconds: float = 0.0  # total time spent in accept transactions
 
@@ -386,19 +387,23 @@ class Intake:
                 [item.companions for item in batch] if any(i.companions for i in batch) else None
             )
             if self._write_lock is None:
-                stored, news = self._submissions.accept_new(rows, extras)
+                stored, news = self._submissions.accept_each(rows, extras)
             else:
                 with self._write_lock:
-                    stored, news = self._submissions.accept_new(rows, extras)
+                    stored, news = self._submissions.accept_each(rows, extras)
         except Exception as exc:  # deliver every failure to its callers, never lose the thread
             error = exc if isinstance(exc, LedgerError) else StoreError(f"storing failed: {exc}")
             self.stats.failed += len(batch)
             self._public.set(copy.copy(self.stats))
             self._deliver([(item, error) for item in batch])
             return
-        new = 0
+        new = refused = 0
         outcomes: list[tuple[_Prepared, Accepted | BaseException]] = []
         for item, row, stored_now in zip(batch, stored, news, strict=True):
+            if isinstance(row, LedgerError):  # refused alone: nothing of it was stored
+                refused += 1
+                outcomes.append((item, row))
+                continue
             # New when this item's row is the one stored (and not a repeat within the batch).
             is_new = stored_now and row.leaf_index is None
             new += is_new
@@ -406,7 +411,8 @@ class Intake:
         stats = self.stats
         stats.batches += 1
         stats.accepted += new
-        stats.duplicates += len(batch) - new
+        stats.refused += refused
+        stats.duplicates += len(batch) - new - refused
         stats.last_batch_size = len(batch)
         stats.batch_seconds += time.perf_counter() - started
         self._public.set(copy.copy(stats))

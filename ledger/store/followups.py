@@ -2,7 +2,9 @@
 
 ``secret_hash`` says what it holds by its form: an Argon2id PHC string (``$argon2id$…``) for a
 secret the service made (version 1), ``sha256:`` and 64 hex digits for the verifier of a token a
-device made (version 2, ``ledger.core.followup``). Neither form can be taken for the other.
+device made (version 2, ``ledger.core.followup``). Neither form can be taken for the other. A
+version 2 row with a ``locator`` is a code's (version 3, ``ledger.core.reporter_code``): the
+locator finds the tip, ``case_key_tag`` pins its case key for the device.
 
 The ``follow_ups`` row of a tip is written as a companion of the tip itself (in its own
 transaction, only if the tip is new: ``companion_rows``). Messages are appended later, each as
@@ -19,10 +21,10 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from ledger.errors import ProtocolError, StoreError
 from ledger.store.database import connection
-from ledger.store.schema import follow_up_messages, follow_ups
+from ledger.store.schema import LOCATOR_TAKEN, follow_up_messages, follow_ups
 from ledger.store.submissions import Companions
 
-__all__ = ["VERIFIER_PREFIX", "FollowUpRow", "FollowUpStore", "StoredMessage"]
+__all__ = ["LOCATOR_TAKEN", "VERIFIER_PREFIX", "FollowUpRow", "FollowUpStore", "StoredMessage"]
 
 _IN_BATCH = 500
 VERIFIER_PREFIX = "sha256:"  # a version 2 row: SHA-256 of the device's token, in hex
@@ -34,16 +36,21 @@ class FollowUpRow:
     commitment: bytes
     secret_hash: str  # Argon2id, PHC string form; or VERIFIER_PREFIX + hex (version 2)
     reporter_key: bytes  # raw X25519 public key, derived from the secret
+    locator: str | None = None  # version 3: the code's first six symbols
+    case_key_tag: bytes | None = None  # version 3: pins the case key (16 bytes)
 
     @property
     def version(self) -> int:
-        """1: the service made the secret (Argon2id); 2: the device did (a token verifier)."""
-        return 2 if self.secret_hash.startswith(VERIFIER_PREFIX) else 1
+        """1: the service made the secret (Argon2id); 2: the device did (a token verifier);
+        3: the device derived it from the reporter's code (a verifier and a locator)."""
+        if not self.secret_hash.startswith(VERIFIER_PREFIX):
+            return 1
+        return 3 if self.locator is not None else 2
 
     @property
     def verifier(self) -> bytes | None:
-        """SHA-256 of the token for a version 2 row; None for version 1."""
-        if self.version != 2:
+        """SHA-256 of the token for a version 2 or 3 row; None for version 1."""
+        if self.version == 1:
             return None
         try:
             return bytes.fromhex(self.secret_hash[len(VERIFIER_PREFIX) :])
@@ -69,7 +76,14 @@ class FollowUpStore:
         self.read_engine = read_engine or engine
 
     @staticmethod
-    def companion_rows(commitment: bytes, secret_hash: str, reporter_key: bytes) -> Companions:
+    def companion_rows(
+        commitment: bytes,
+        secret_hash: str,
+        reporter_key: bytes,
+        locator: str | None = None,
+        case_key_tag: bytes | None = None,
+    ) -> Companions:
+        # Every row names every column: a group commit inserts a batch's rows in one statement.
         return [
             (
                 follow_ups,
@@ -77,6 +91,8 @@ class FollowUpStore:
                     "commitment": commitment,
                     "secret_hash": secret_hash,
                     "reporter_key": reporter_key,
+                    "locator": locator,
+                    "case_key_tag": case_key_tag,
                 },
             )
         ]
@@ -92,15 +108,42 @@ class FollowUpStore:
             commitment, VERIFIER_PREFIX + verifier.hex(), reporter_key
         )
 
+    @staticmethod
+    def code_companion_rows(
+        commitment: bytes, verifier: bytes, reporter_key: bytes, locator: str, case_key_tag: bytes
+    ) -> Companions:
+        """The ``follow_ups`` row of a version 3 enrolment (a code's): version 2's, with the
+        locator (a claim: a new tip whose locator is taken is refused, ``LOCATOR_TAKEN``) and the
+        case key tag."""
+        if len(locator) != 6 or len(case_key_tag) != 16:
+            raise ProtocolError("a code's enrolment has a 6-symbol locator and a 16-byte tag")
+        (row,) = FollowUpStore.device_companion_rows(commitment, verifier, reporter_key)
+        return [(row[0], {**row[1], "locator": locator, "case_key_tag": case_key_tag})]
+
     def get(self, commitment: bytes) -> FollowUpRow | None:
         t = follow_ups.c
         with connection(self.read_engine, "reading the follow-up") as conn:
             row = conn.execute(
-                select(t.secret_hash, t.reporter_key).where(t.commitment == commitment)
+                select(t.secret_hash, t.reporter_key, t.locator, t.case_key_tag).where(
+                    t.commitment == commitment
+                )
             ).first()
         if row is None:
             return None
-        return FollowUpRow(commitment, str(row.secret_hash), bytes(row.reporter_key))
+        return FollowUpRow(
+            commitment,
+            str(row.secret_hash),
+            bytes(row.reporter_key),
+            None if row.locator is None else str(row.locator),
+            None if row.case_key_tag is None else bytes(row.case_key_tag),
+        )
+
+    def by_locator(self, locator: str) -> bytes | None:
+        """The commitment of the tip whose code begins with ``locator``, or None."""
+        t = follow_ups.c
+        with connection(self.read_engine, "reading the follow-up") as conn:
+            found = conn.scalar(select(t.commitment).where(t.locator == locator))
+        return None if found is None else bytes(found)
 
     def having(self, commitments: Iterable[bytes]) -> set[bytes]:
         """Those of ``commitments`` that have a follow-up."""

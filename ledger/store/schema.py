@@ -210,6 +210,9 @@ auth_sessions = Table(
 # Argon2id hash and an X25519 public key derived from it (questions are sealed to it). Every
 # message is stored twice, HPKE-sealed to the reporter's key and to the review desk's key; the
 # service can open neither without the reporter's secret or the desk's private key.
+LOCATOR_TAKEN = (
+    "this code's first six symbols are taken: make a new code on the device and send again"
+)
 FOLLOW_UP_FROM_REVIEWER = 1
 FOLLOW_UP_FROM_REPORTER = 2
 follow_ups = Table(
@@ -218,6 +221,18 @@ follow_ups = Table(
     Column("commitment", LargeBinary(32), ForeignKey("submissions.commitment"), primary_key=True),
     Column("secret_hash", String(255), nullable=False),
     Column("reporter_key", LargeBinary(32), nullable=False),
+    # A tip whose reporter keeps a code (migration 0012, PROTOCOL.md 17.8): the code's first six
+    # symbols, which find the tip, and the tag that pins its case key; NULL for other tips.
+    Column("locator", String(6), nullable=True),
+    Column("case_key_tag", LargeBinary(16), nullable=True),
+    # Unique: a locator finds one tip. A new tip whose locator is taken is refused on its own
+    # (``SubmissionStore``, claims), with this line for its sender.
+    Index(
+        "ux_follow_ups_locator",
+        "locator",
+        unique=True,
+        info={"taken": LOCATOR_TAKEN},
+    ),
     sqlite_with_rowid=False,
 )
 # A message's key is its thread and its place in it (0, 1, ...): no sequence across threads.

@@ -1,13 +1,14 @@
 """Anonymous follow-up in the browser, against the real service and chain.
 
-A reporter sends a tip from the Thai page and gets a follow-up secret made in the browser with
-the receipt (shown, in the downloaded receipt, in the QR code). The intake desk's member (the key
-file `tipledger devchain` made), signed in with Sign-In with Ethereum, opens the case key from
-their grant, seals a question on their machine and posts it through the desk API, and records
-"under review" on chain; the reporter's page opens the question in the browser, the reporter
-answers (sealed in the browser), and the member opens the answer with the case key. The secret
-never leaves the browser: requests carry only the token derived from it, in an Authorization
-header, never in a URL, a cookie or localStorage.
+A reporter sends a tip from the Thai page and gets the reporter's one code made in the browser
+with the receipt (shown, and in the downloaded receipt, which still opens the follow-up). The
+intake desk's member (the key file `tipledger devchain` made), signed in with Sign-In with
+Ethereum, opens the case key from their grant, seals a question on their machine and posts it
+through the desk API, and records "under review" on chain; the reporter's page opens the
+question in the browser, the reporter answers (sealed in the browser), and the member opens the
+answer with the case key. The code never leaves the browser (only its first six symbols):
+requests carry only the token derived from it, in an Authorization header, never in a URL, a
+cookie or localStorage.
 """
 
 from __future__ import annotations
@@ -15,7 +16,6 @@ from __future__ import annotations
 import base64
 import json
 import os
-import re
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,10 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from ledger.chain.contract import TipLedgerContract
 from ledger.cli.api_client import DeskClient
 from ledger.core.encoding import from_hex, to_hex
-from ledger.core.followup import device_secret_from_text, follow_up_token, token_text
+from ledger.core.errors import ProtocolError
+from ledger.core.followup import follow_up_token, token_text
 from ledger.core.receipt import Receipt
+from ledger.core.reporter_code import ALPHABET, code_keys, parse_code
 from ledger.desk.member import case_key, routing_proof
 from ledger.desk.member_keys import MemberKey, load_member_key
 from ledger.followup.secrets import (
@@ -130,6 +132,19 @@ def read_qr(page: Any) -> str:
     return text
 
 
+def _wrong_rest(code: str) -> str:
+    """A well-formed code with the same locator as ``code`` and another secret part."""
+    symbols = code.replace("-", "")
+    for symbol in ALPHABET:
+        data = symbols[:6] + symbol * 9
+        for check in ALPHABET:
+            try:
+                return parse_code(data + check).text
+            except ProtocolError:
+                continue
+    raise AssertionError("no code checks")  # pragma: no cover
+
+
 def messages_on_page(page: Any) -> list[tuple[str, str]]:
     return [
         (m[0], m[1])
@@ -140,7 +155,7 @@ def messages_on_page(page: Any) -> list[tuple[str, str]]:
     ]
 
 
-def test_the_receipt_shows_and_keeps_the_follow_up_secret(
+def test_the_receipt_shows_and_keeps_the_follow_up_code(
     tab: tuple[Any, Recorder], services: Services, artifacts: Path
 ) -> None:
     page, recorder = tab
@@ -148,16 +163,15 @@ def test_the_receipt_shows_and_keeps_the_follow_up_secret(
     assert page.is_visible("#follow-up-fieldset")
     assert page.is_checked("#follow-up-choice")  # asked for by default
     send_tip(page, services, TIP)
-    secret = page.inner_text("#follow-up-secret").strip()
-    assert secret.startswith("tlf2_")  # made in this browser
-    assert len(secret) == 48
-    assert page.is_visible("#follow-up")
-    advice = page.inner_text("#follow-up")
-    assert "เก็บรหัสลับให้ปลอดภัย" in advice  # Thai first
-    assert page.get_attribute("#qr", "data-holds-secret") == "true"
-    assert "รหัสลับ" in page.inner_text("#qr-caption")
+    secret = page.get_attribute("#reporter-code", "data-code") or ""
+    assert parse_code(secret).text == secret  # the reporter's one code, made in this browser
+    assert page.is_visible("#code-card")
+    assert not page.is_visible("#follow-up")  # no tlf2_ secret any more
+    advice = page.inner_text("#code-card")
+    assert "การเก็บรักษารหัส" in advice  # Thai first
+    assert page.get_attribute("#qr", "data-holds-secret") == "false"  # the code goes on paper
     scanned = json.loads(read_qr(page))
-    assert scanned["follow_up"] == {"secret": secret}
+    assert "follow_up" not in scanned
     assert scanned["inclusion"] is None
     assert Receipt.from_dict(scanned).commitment == page.inner_text("#commitment").strip()
     page.wait_for_selector("body[data-receipt-state=anchored]", timeout=ANCHOR_TIMEOUT)
@@ -166,10 +180,8 @@ def test_the_receipt_shows_and_keeps_the_follow_up_secret(
     with page.expect_download() as download:
         page.click("#download-receipt")
     kept = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
-    # the secret, and the case key the page sealed the tip to (answers go to it and no other)
-    assert set(kept["follow_up"]) == {"secret", "case_key"}
-    assert kept["follow_up"]["secret"] == secret
-    assert re.fullmatch(r"0x[0-9a-f]{64}", kept["follow_up"]["case_key"])
+    # the code (the case key is pinned by the tag the code made, not kept in the receipt)
+    assert kept["follow_up"] == {"code": secret}
     receipt = Receipt.from_dict(kept)  # still a receipt: verifiers ignore the extra field
     assert receipt.inclusion is not None
     assert fits_the_screen(page)
@@ -178,6 +190,7 @@ def test_the_receipt_shows_and_keeps_the_follow_up_secret(
     fresh = page.context.browser.new_context(viewport=PHONE, locale="en-GB")
     other = fresh.new_page()
     open_page(other, services.url + "/status?lang=en")
+    other.click("#older-ways summary")  # a receipt file: one of the older ways
     other.set_input_files("#status-file", download.value.path())
     other.wait_for_function("() => document.getElementById('status-receipt').value.length > 0")
     other.click("#status-button")
@@ -191,8 +204,8 @@ def test_the_receipt_shows_and_keeps_the_follow_up_secret(
     # English one click away, the advice with it.
     page.click(".lang-switch")
     page.wait_for_function("() => document.documentElement.lang === 'en'")
-    assert "Keeping the secret safe" in page.inner_text("#follow-up")
-    assert page.inner_text("#follow-up-secret").strip() == secret
+    assert "Keeping the code" in page.inner_text("#code-card")
+    assert page.get_attribute("#reporter-code", "data-code") == secret
     page.screenshot(path=artifacts / "21-receipt-follow-up-secret-en.png", full_page=True)
 
     # The secret never travelled in a URL, nor was anything left in localStorage or a cookie.
@@ -230,7 +243,7 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
     sent: list[str] = []  # every request's URL, headers and body, as the page sends them
     page.on("request", lambda r: sent.append(f"{r.url} {r.headers} {r.post_data}"))
     send_tip(page, services, TIP + " " + os.urandom(4).hex())
-    secret = page.inner_text("#follow-up-secret").strip()
+    secret = page.get_attribute("#reporter-code", "data-code") or ""
     commitment = page.inner_text("#commitment").strip()
     page.wait_for_selector("body[data-receipt-state=anchored]", timeout=ANCHOR_TIMEOUT)
 
@@ -294,28 +307,27 @@ def test_a_reviewer_question_reaches_the_reporter_and_the_answer_reaches_the_des
     assert page.evaluate("localStorage.length") == 0
     assert recorder.cookies == []
     assert recorder.problems == []
-    # The secret made in the browser never left it, in no header and no body: the follow-up
-    # requests carried the token derived from it, and the answer went sealed.
-    device_secret = device_secret_from_text(secret)
-    assert device_secret is not None
+    # The code made in the browser never left it, in no header and no body (only its first six
+    # symbols): the follow-up requests carried the token derived from it, the answer went sealed.
+    device_secret = code_keys(parse_code(secret)).follow_up
     token = token_text(follow_up_token(device_secret, from_hex(commitment, 32)))
-    assert not [r for r in sent if secret in r or secret[5:] in r]
+    assert not [r for r in sent if secret in r or secret.replace("-", "")[6:] in r]
+    assert not [r for r in sent if device_secret.text in r or device_secret.text[5:] in r]
     assert [r for r in sent if f"Bearer {token}" in r]
     assert not [r for r in sent if ANSWER.split("\n")[0] in r]  # (JSON keeps Thai as it is)
 
-    # Another browser, with only the receipt number and the secret typed in.
+    # Another browser, with only the code typed in.
     fresh = page.context.browser.new_context(viewport=PHONE)
     other = fresh.new_page()
     other_recorder = Recorder(other)
     open_page(other, services.url + "/status")
-    other.fill("#status-commitment", commitment)
-    other.fill("#status-secret", "tlf2_" + "A" * 43)  # a wrong secret: one readable line
-    other.click("#status-button")
-    other.wait_for_selector("#status-error:not([hidden])")
-    assert "รหัสลับนี้เปิดเรื่องนี้ไม่ได้" in other.inner_text("#status-error")
+    other.fill("#status-code", _wrong_rest(secret))  # its tip's locator, the rest wrong
+    other.click("#code-button")
+    other.wait_for_selector("#status-error:not([hidden])", timeout=20_000)
+    assert "รหัสนี้เปิดเรื่องไม่ได้" in other.inner_text("#status-error")
     assert not other.is_visible("#follow-up-view")
-    other.fill("#status-secret", secret)
-    other.click("#status-button")
+    other.fill("#status-code", secret)
+    other.click("#code-button")
     other.wait_for_selector("body[data-follow-up=open]", timeout=20_000)
     assert [m[0] for m in messages_on_page(other)] == ["reviewer", "reporter", "reviewer"]
     assert other.get_attribute("#status-result", "data-state") == "anchored"

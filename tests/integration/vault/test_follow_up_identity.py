@@ -104,7 +104,7 @@ def test_the_reporter_commands(vault: Vault, tmp_path: Path) -> None:
     receipt_file = tmp_path / "receipt.json"
     text = "Reporter CLI tip " + os.urandom(4).hex()
     submitted = vault.cli(
-        "submit", "--api", vault.server.url, "--text", text, "--out", str(receipt_file)
+        "submit", "--api", vault.server.url, "--text", text, "--secret", "--out", str(receipt_file)
     )
     assert submitted.exit_code == 0, submitted.output
     data = json.loads(receipt_file.read_text())

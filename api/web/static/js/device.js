@@ -24,15 +24,18 @@ export class MemberKeyError extends Error {
  * The member keys to seal a tip for `agency` to, as the contract lists them now. `offered` is
  * what the service's /v1/agencies listed ([{encryption_key: '0x…'}], or null when it listed
  * nothing): a key it offers that the chain does not list means the service (or something between)
- * tried to add a reader, and the tip is not sent.
+ * tried to add a reader, and the tip is not sent. `offeredAgencies` names every agency the page
+ * offered: all of them are read, so the chain's node learns nothing of which one was chosen.
  */
-export async function memberKeys(config, agency, offered) {
+export async function memberKeys(config, agency, offered, offeredAgencies = [agency.id]) {
   if (!config?.rpc_url || !config?.contract) {
     throw new MemberKeyError('no_chain', 'this service names no chain endpoint to read the agency keys from');
   }
   let onChain;
   try {
-    onChain = await readAgency(config.rpc_url, config.contract, agency.id);
+    const ids = [...new Set([...offeredAgencies, agency.id])].sort();
+    const read = await Promise.all(ids.map((id) => readAgency(config.rpc_url, config.contract, id)));
+    onChain = read[ids.indexOf(agency.id)];
   } catch (exc) {
     throw new MemberKeyError('chain_unreachable', `cannot read agency ${agency.id} from the chain: ${exc.message}`);
   }

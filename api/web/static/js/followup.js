@@ -8,12 +8,17 @@
 //
 // The cryptography is imported when first needed, so the receipt page (which only reads the
 // secret from a receipt) does not load it.
+//
+// With the reporter's one code (reporter-code.js) the tip is found by the code's first six
+// symbols (GET /v1/codes/{locator}); the code, stretched here, gives a version 2 secret for the
+// same requests, and a pin: the device seals answers only to a case key whose tag checks.
 
 import { equalBytes, fromBase64, fromHex, toBase64, toHex } from './protocol.js';
 
 const keysModule = () => import('./followup-keys.js');
 const sealModule = () => import('./seal.js');
 const identityModule = () => import('./identity-seal.js');
+const codeModule = () => import('./reporter-code.js');
 
 export const SECRET_PATTERN = /^tlf[12]_[A-Za-z0-9_-]{43}$/;
 export const MAX_MESSAGE = 10000;
@@ -44,6 +49,12 @@ export function receiptCaseKey(receipt) {
   }
 }
 
+/** The reporter's code a receipt carries (`"follow_up": {"code": "XXXX-…"}`), or null. */
+export function receiptCode(receipt) {
+  const code = receipt?.extra?.follow_up?.code;
+  return typeof code === 'string' && /^[0-9A-Z]{4}(-[0-9A-Z]{4}){3}$/.test(code) ? code : null;
+}
+
 /** A secret as typed or pasted (spaces and line breaks dropped), or a FollowUpError. */
 export function cleanSecret(text) {
   const secret = String(text ?? '').replace(/\s+/g, '');
@@ -64,6 +75,50 @@ export async function openSession(commitment, secret, caseKey = null) {
   } catch {
     throw new FollowUpError('status.secret_malformed');
   }
+}
+
+/**
+ * The commitment of the tip whose code starts with `locator` (GET /v1/codes/{locator}, public:
+ * no credential is sent), or a FollowUpError.
+ */
+export async function lookUpCode(locator) {
+  let response;
+  try {
+    response = await fetch(`/v1/codes/${encodeURIComponent(locator)}`, {
+      headers: { Accept: 'application/json' },
+      credentials: 'omit',
+      cache: 'no-store',
+      referrerPolicy: 'no-referrer',
+    });
+  } catch {
+    throw new FollowUpError('status.follow_up_network');
+  }
+  let data = null;
+  try {
+    data = await response.json();
+  } catch {
+    // not JSON: the status says enough
+  }
+  const detail = typeof data?.detail === 'string' ? data.detail : `HTTP ${response.status}`;
+  if (response.status === 404) throw new FollowUpError('status.code_unknown');
+  if (response.status === 429) throw new FollowUpError('status.follow_up_slow_down', { detail });
+  if (!response.ok) throw new FollowUpError('status.follow_up_refused', { detail });
+  try {
+    return toHex(fromHex(String(data?.commitment), 32));
+  } catch {
+    throw new FollowUpError('status.follow_up_refused', { detail: 'unexpected answer' });
+  }
+}
+
+/**
+ * The follow-up of `commitment` with a stretched code (`codeKeys` of reporter-code.js): as
+ * `openSession`, with the code's version 2 secret, and the code kept to check the case key.
+ */
+export async function codeSession(commitment, codeKeys) {
+  const { followUpKeys, toBase64Url, SECRET_PREFIX_V2 } = await keysModule();
+  const secret = SECRET_PREFIX_V2 + toBase64Url(codeKeys.followUp.raw);
+  const keys = await followUpKeys(secret, fromHex(commitment, 32));
+  return { commitment, caseKey: null, code: codeKeys, caseKeyTag: null, ...keys };
 }
 
 async function call(method, path, session, body) {
@@ -108,7 +163,17 @@ export async function fetchThread(session) {
   if (String(data.commitment).toLowerCase() !== commitment) {
     throw new FollowUpError('status.follow_up_refused', { detail: 'answer about another tip' });
   }
-  if (data.version !== 2) return data;
+  if (session.code) {
+    // A code's tip is version 3: its view carries the tag that pins the case key.
+    if (data.version !== 3 || typeof data.case_key_tag !== 'string') {
+      throw new FollowUpError('status.follow_up_refused', { detail: 'no case key tag for this code' });
+    }
+    try {
+      session.caseKeyTag = fromHex(data.case_key_tag, 16);
+    } catch {
+      throw new FollowUpError('status.follow_up_refused', { detail: 'a malformed case key tag' });
+    }
+  } else if (data.version !== 2) return data;
   const [{ SENDERS, openMessage }, { keyId }] = await Promise.all([keysModule(), sealModule()]);
   if (data.reporter_key_id !== toHex(keyId(session.key.publicRaw)).slice(2)) {
     throw new FollowUpError('status.follow_up_not_mine');
@@ -152,6 +217,15 @@ export async function sendAnswer(session, text, sealTo) {
   if (session.caseKey && !equalBytes(deskKey, session.caseKey)) {
     // The receipt names the case key this device made: another one is the service's own.
     throw new FollowUpError('status.follow_up_key_changed');
+  }
+  if (session.code) {
+    // The tag made on the device when the tip was sealed: a key it does not check is not the
+    // one the tip was sealed to, whatever the service says.
+    const { checkCaseKey } = await codeModule();
+    const entry = fromHex(session.commitment, 32);
+    if (!(await checkCaseKey(session.code, entry, deskKey, session.caseKeyTag))) {
+      throw new FollowUpError('status.code_key_not_pinned');
+    }
   }
   const messageId = newMessageId();
   const fields = { commitment: fromHex(session.commitment, 32), messageId, sender: FROM_REPORTER, text };

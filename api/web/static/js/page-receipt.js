@@ -4,15 +4,18 @@
 // The follow-up secret, when the service gave one, is shown with advice, kept in the downloaded
 // receipt (`"follow_up": {"secret": …}`) and in the QR code when it fits. The agency the tip went
 // to is named as the submit page knew it (the receipt itself does not say: routing is private).
+// A tip sent with the reporter's one code shows the code, large and in four groups, with what to
+// do with it; the receipt file (which holds it too) and the document stay as optional extras, and
+// closing the tab asks first until the reporter says they wrote the code down (or copied it).
 
 import { encodeQR } from '../vendor/qr/index.js';
 import { agencyName } from './agencies.js';
 import { formatTime, initI18n, pageUrl, setPhrases, setText, t } from './i18n.js';
-import { receiptSecret } from './followup.js';
+import { receiptCode, receiptSecret } from './followup.js';
 import { isIdentitySummary, renderIdentitySummary } from './identity.js';
 import { fromBase64, parseTipDocument } from './protocol.js';
 import { compactReceiptJSON, parseReceipt, receiptToJSON, withInclusion } from './receipt.js';
-import { $, clearSession, download, loadSession, saveSession, show } from './ui.js';
+import { $, clearSession, download, h, loadSession, saveSession, show } from './ui.js';
 import { verifyOffline } from './verify.js';
 
 const POLL_FAST_MS = 1500;
@@ -125,7 +128,9 @@ function markSaved() {
 function warnBeforeClosing() {
   document.addEventListener('click', (event) => {
     const link = event.target.closest?.('a[href]');
-    if (link && new URL(link.href, location.href).origin === location.origin) leaving = true;
+    if (!link || link.hasAttribute('download')) return; // a download (a blob: link) stays here
+    const url = new URL(link.href, location.href);
+    if (url.protocol.startsWith('http') && url.origin === location.origin) leaving = true;
   });
   window.addEventListener('beforeunload', (event) => {
     if (session.saved || leaving) return;
@@ -140,7 +145,7 @@ function renderFollowUp() {
     $('follow-up-secret').textContent = secret;
     show($('follow-up'));
   }
-  show($('follow-up-missing'), !secret && Boolean(session.followUpAsked));
+  show($('follow-up-missing'), !secret && !tipCode() && Boolean(session.followUpAsked));
   $('copy-secret').addEventListener('click', async () => {
     try {
       await navigator.clipboard.writeText(secret);
@@ -167,6 +172,45 @@ function renderIdentity() {
   // Who can open it depends on the kind: say so if the service sealed another than was chosen.
   const differs = sealed && typeof session.identityAsked === 'string' && sealed.kind !== session.identityAsked;
   show($('identity-kind-differs'), Boolean(differs));
+}
+
+/** The code of this tip (from the session, or the receipt that holds it), or null. */
+function tipCode() {
+  return receiptCode(receipt) ?? (typeof session.code === 'string' ? session.code : null);
+}
+
+function renderCode() {
+  const code = tipCode();
+  if (!code) return;
+  const shown = $('reporter-code');
+  // Four groups of four, each one unbroken, wrapped between groups on a narrow screen.
+  shown.replaceChildren(...code.split('-').map((group) => h('span', { className: 'group' }, group)));
+  shown.dataset.code = code;
+  show($('code-card'));
+  setText($('keep-title'), 'receipt.code_keep_title');
+  setText($('keep-text'), 'receipt.code_keep_text');
+  const written = $('code-written');
+  written.checked = Boolean(session.saved);
+  written.addEventListener('change', () => {
+    if (written.checked) markSaved();
+    else {
+      session.saved = false;
+      saveSession(session);
+    }
+  });
+  $('copy-code').addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(code);
+      markSaved();
+      setText($('code-copy-status'), 'receipt.copied');
+    } catch {
+      const range = document.createRange();
+      range.selectNodeContents(shown);
+      getSelection().removeAllRanges();
+      getSelection().addRange(range);
+      setText($('code-copy-status'), 'receipt.copy_by_hand');
+    }
+  });
 }
 
 function render() {
@@ -266,13 +310,15 @@ async function main() {
   }
   show($('receipt-view'));
   renderFollowUp();
+  renderCode();
   renderIdentity();
   show($('download-key'), Boolean(session.authorKey));
   show($('download-document'), Boolean(documentBytes));
   // Neutral file names: a downloads folder should not say what the files are about.
   $('download-receipt').addEventListener('click', () => {
     download(`receipt-${shortName()}.json`, receiptForDownload());
-    markSaved();
+    if (!tipCode()) markSaved(); // with a code, what must not be lost is the code: written down
+
   });
   $('download-document').addEventListener('click', () => {
     const web = parseTipDocument(documentBytes);

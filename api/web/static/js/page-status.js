@@ -6,19 +6,30 @@
 // made on the device (tlf2_) never leaves this page: only the token derived from it goes in the
 // Authorization header, the questions are opened here and the answers and identities are sealed
 // here (followup.js). What the page keeps is in its memory only, never in storage.
+//
+// The reporter's one code comes first: read here (a mistyped code is refused before any request),
+// its tip found by its first six symbols, stretched here (Argon2id, progress shown), then the
+// same follow-up with the token it gives; answers go only to a case key whose tag the code
+// checks. With the code and their copy of the tip, the reporter gets their receipt back
+// (receipt-recovery.js). The receipt file and the older secret stay, behind "older ways".
 
 import {
   FollowUpError,
   MAX_MESSAGE,
   addIdentity,
   cleanSecret,
+  codeSession,
   fetchThread,
+  lookUpCode,
   openSession,
   receiptCaseKey,
+  receiptCode,
   receiptSecret,
   sendAnswer,
 } from './followup.js';
 import { formatTime, initI18n, setText } from './i18n.js';
+import { CodeError, codeKeys, parseCode } from './reporter-code.js';
+import { authorFromText, recoverReceipt } from './receipt-recovery.js';
 import {
   clearIdentityForm,
   identityAnswer,
@@ -26,9 +37,9 @@ import {
   renderIdentitySummary,
   setupIdentityForm,
 } from './identity.js';
-import { fromHex, toHex, wellFormedText } from './protocol.js';
+import { fromHex, toBase64, toHex, wellFormedText } from './protocol.js';
 import { parseReceipt, receiptToJSON, withInclusion } from './receipt.js';
-import { $, download, h, loadSession, show, showError, webConfig } from './ui.js';
+import { $, download, h, loadSession, readFileBytes, saveSession, show, showError, webConfig } from './ui.js';
 import { verifyOffline } from './verify.js';
 
 export const HANDOFF_KEY = 'tipledger.verify-receipt';
@@ -45,6 +56,9 @@ let config = { features: {} };
 let current = null; // {receipt, key, params}: the anchoring status of a receipt
 let thread = null; // {commitment, session, data}: the follow-up, while this page is open
 let refreshTimer = null;
+let signedIn = null; // {commitment, keys}: the tip the code opened, and the stretched code
+let recovered = null; // the receipt given back from the code and the document
+const DOCUMENT_DIFFERS = new Set(['status.code_document_differs', 'status.code_document_or_author_differs']);
 
 // --- anchoring status --------------------------------------------------------------------------
 
@@ -185,7 +199,11 @@ function followUpFailed(exc, where) {
 }
 
 async function openThread(commitment, secret, caseKey = null) {
-  const session = await openSession(commitment, secret, caseKey);
+  return openThreadWith(await openSession(commitment, secret, caseKey));
+}
+
+async function openThreadWith(session) {
+  const { commitment } = session;
   const data = await fetchThread(session);
   thread = { commitment, session, data };
   renderThread();
@@ -256,6 +274,144 @@ async function giveIdentity(event) {
   }
 }
 
+// --- the reporter's code ----------------------------------------------------------------------
+
+function resetFollowUp() {
+  show($('follow-up-view'), false);
+  show($('recover-view'), false);
+  thread = null;
+  signedIn = null;
+  recovered = null;
+  clearTimeout(refreshTimer);
+  delete document.body.dataset.followUp;
+  delete document.body.dataset.recovered;
+}
+
+/** A code that does not read: said above the field, which gets aria-invalid and focus. */
+function codeFieldError(key, params) {
+  const field = $('status-code');
+  const message = $('code-error');
+  setText(message, key, params);
+  show(message);
+  field.setAttribute('aria-invalid', 'true');
+  field.setAttribute('aria-describedby', 'code-error code-hint');
+  message.scrollIntoView({ block: 'center' });
+  field.focus({ preventScroll: true });
+}
+
+function clearCodeError() {
+  const field = $('status-code');
+  field.removeAttribute('aria-invalid');
+  field.setAttribute('aria-describedby', 'code-hint');
+  show($('code-error'), false);
+}
+
+function codeProgress(key, percent) {
+  show($('code-progress-box'), key !== null);
+  if (key === null) return;
+  setText($('code-progress-text'), key, { percent });
+  const bar = $('code-progress');
+  if (percent === undefined) bar.removeAttribute('value');
+  else bar.value = percent;
+}
+
+/** Sign in with the code typed: find its tip, stretch the code, open the follow-up. */
+async function signInWithCode(event, { keepStatus = false } = {}) {
+  event?.preventDefault();
+  const errorBox = $('status-error');
+  errorBox.hidden = true;
+  if (!keepStatus) show($('status-result'), false);
+  resetFollowUp();
+  let code;
+  try {
+    code = parseCode($('status-code').value);
+  } catch (exc) {
+    if (!(exc instanceof CodeError)) throw exc;
+    codeFieldError(exc.key, exc.params);
+    return;
+  }
+  clearCodeError();
+  $('status-code').value = code.text; // as written on the receipt page: four groups
+  if (!followUpOn()) {
+    showError(errorBox, 'status.follow_up_unavailable');
+    return;
+  }
+  const button = $('code-button');
+  button.disabled = true;
+  try {
+    codeProgress('status.code_finding');
+    const commitment = await lookUpCode(code.locator);
+    codeProgress('status.code_stretching', 0);
+    const keys = await codeKeys(code, {
+      onProgress: (fraction) => codeProgress('status.code_stretching', Math.floor(100 * fraction)),
+    });
+    codeProgress('status.code_opening');
+    const data = await openThreadWith(await codeSession(commitment, keys));
+    signedIn = { commitment, keys };
+    if (!keepStatus) {
+      current = { receipt: null, key: data.anchored ? 'anchored_plain' : 'pending' };
+      renderStatus();
+    }
+    show($('recover-view'));
+    document.body.dataset.signedIn = 'code';
+    $('follow-up-view').focus(); // brings the thread into view, and tells screen readers
+  } catch (exc) {
+    // A 401 here: the locator found a tip, the rest of the code is not its own.
+    if (exc instanceof FollowUpError && exc.key === 'status.follow_up_denied') showError(errorBox, 'status.code_denied');
+    else if (exc instanceof FollowUpError) showError(errorBox, exc.key, exc.params);
+    else showError(errorBox, 'status.follow_up_refused', { detail: exc.message || String(exc) });
+  } finally {
+    codeProgress(null);
+    button.disabled = false;
+    document.body.dataset.checked = String(Number(document.body.dataset.checked || 0) + 1);
+  }
+}
+
+/** The receipt given back from the code and the reporter's copy of the tip document. */
+async function recover(event) {
+  event.preventDefault();
+  if (!signedIn) return;
+  const errorBox = $('recover-error');
+  errorBox.hidden = true;
+  show($('recover-result'), false);
+  const file = $('recover-document').files[0];
+  if (!file) {
+    showError(errorBox, 'status.code_recover_no_document');
+    return;
+  }
+  const button = $('recover-button');
+  button.disabled = true;
+  try {
+    const tipDocument = await readFileBytes(file);
+    const author = authorFromText($('recover-author').value);
+    const { receipt, anchored } = await recoverReceipt({ ...signedIn, document: tipDocument, author });
+    recovered = { receipt, document: tipDocument };
+    // The verify page of this tab picks the receipt and the document up from the session, as
+    // after sending; nothing leaves the browser.
+    saveSession({
+      receipt: receiptToJSON(receipt),
+      document: toBase64(tipDocument),
+      code: signedIn.keys.code.text,
+      saved: true,
+    });
+    setText(
+      $('recover-text'),
+      anchored ? 'status.code_recovered' : 'status.code_recovered_pending',
+      { time: formatTime(receipt.inclusion?.block_timestamp ?? receipt.promise?.received_at ?? 0) },
+    );
+    show($('recover-result'));
+    document.body.dataset.recovered = anchored ? 'anchored' : 'pending';
+  } catch (exc) {
+    if (exc instanceof FollowUpError && DOCUMENT_DIFFERS.has(exc.key)) {
+      show($('recover-author-field')); // perhaps signed with a one-time key: its address helps
+    }
+    if (exc instanceof FollowUpError) showError(errorBox, exc.key, exc.params);
+    else showError(errorBox, 'status.follow_up_refused', { detail: exc.message || String(exc) });
+  } finally {
+    button.disabled = false;
+  }
+}
+
 // --- the form ----------------------------------------------------------------------------------
 
 /** The receipt (if pasted), the commitment and the secret (if any) the form holds. */
@@ -280,6 +436,8 @@ function readForm() {
     }
   }
   if (!commitment) throw new FollowUpError(followUpOn() ? 'status.nothing_given' : 'status.no_receipt');
+  const code = receipt && followUpOn() ? receiptCode(receipt) : null;
+  if (code) return { receipt, commitment, secret: null, code };
   const typedSecret = $('status-secret').value;
   let secret = receipt ? receiptSecret(receipt) : null;
   if (!secret && typedSecret.trim()) secret = cleanSecret(typedSecret);
@@ -292,10 +450,7 @@ async function check(event) {
   const errorBox = $('status-error');
   errorBox.hidden = true;
   show($('status-result'), false);
-  show($('follow-up-view'), false);
-  thread = null;
-  clearTimeout(refreshTimer);
-  delete document.body.dataset.followUp;
+  resetFollowUp();
   let form;
   try {
     form = readForm();
@@ -311,6 +466,11 @@ async function check(event) {
       // The verify page picks the receipt up from here; the secret is not needed there.
       sessionStorage.setItem(HANDOFF_KEY, receiptToJSON(current.receipt, { extras: false }));
       renderStatus();
+    }
+    if (form.code) {
+      // A receipt from a code: the code opens the follow-up, as if typed.
+      $('status-code').value = form.code;
+      await signInWithCode(null, { keepStatus: true });
     }
     if (form.secret && followUpOn()) {
       try {
@@ -349,12 +509,25 @@ async function main() {
     $('status-secret').type = event.target.checked ? 'text' : 'password';
   });
   $('status-form').addEventListener('submit', check);
+  $('code-form').addEventListener('submit', signInWithCode);
+  $('status-code').addEventListener('input', () => {
+    if ($('status-code').getAttribute('aria-invalid') === 'true') clearCodeError();
+  });
+  $('recover-form').addEventListener('submit', recover);
+  $('recover-document-button').addEventListener('click', () => $('recover-document').click());
+  $('recover-document').addEventListener('change', (event) => {
+    const file = event.target.files[0];
+    if (file) setText($('recover-document-name'), 'status.code_recover_chosen', { name: file.name });
+  });
+  $('recover-download').addEventListener('click', () => {
+    if (recovered) download(`receipt-${recovered.receipt.commitment.slice(2, 10)}.json`, receiptToJSON(recovered.receipt) + '\n');
+  });
   $('reply-form').addEventListener('submit', reply);
   $('refresh-button').addEventListener('click', () => refresh());
   $('identity-form').addEventListener('submit', giveIdentity);
   $('status-download').addEventListener('click', () => {
     if (current?.receipt) {
-      const name = `tipledger-receipt-${current.receipt.commitment.slice(2, 10)}.json`;
+      const name = `receipt-${current.receipt.commitment.slice(2, 10)}.json`;
       download(name, receiptToJSON(current.receipt) + '\n');
     }
   });
@@ -362,8 +535,13 @@ async function main() {
   // The tip sent from this tab: its receipt (with the secret) is filled in, and checked at once
   // when the receipt page sent the reporter here to follow it up.
   const session = loadSession();
-  if (session?.receipt) {
-    $('status-receipt').value = session.receipt;
+  if (session?.receipt) $('status-receipt').value = session.receipt;
+  if (typeof session?.code === 'string' && followUpOn()) {
+    // The tab that sent the tip: its code signs in, as typed.
+    $('status-code').value = session.code;
+    if (location.hash === '#follow-up') await signInWithCode(null);
+  } else if (session?.receipt) {
+    $('older-ways').open = true;
     if (location.hash === '#follow-up') await check();
   }
   document.body.dataset.ready = 'true';
