@@ -206,7 +206,7 @@ def walk(home: Path, admin: object, contract: TipLedgerContract, url: str) -> No
         )
 
     step("8. The audit, from the chain and the published log, per agency")
-    tipledger("audit", "--api", url)
+    tipledger("audit", "--lang", "en", "--api", url)
 
 
 if __name__ == "__main__":

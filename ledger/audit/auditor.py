@@ -19,6 +19,7 @@ from ledger.audit.agencies import (
     check_authority,
     check_routing,
 )
+from ledger.audit.arrivals import ArrivalCheck, ArrivalSource
 from ledger.audit.chain_history import DEFAULT_CHUNK_BLOCKS, AnchorProofReader, read_history
 from ledger.audit.checks import (
     AnchorCheck,
@@ -124,6 +125,8 @@ class AuditResult:
     agencies: list[AgencySummary] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # Checked arrival times (``ledger.audit.arrivals``); None when the audit had no access.
+    arrivals: ArrivalCheck | None = None
 
     @property
     def ok(self) -> bool:
@@ -142,8 +145,10 @@ def audit_log(
     progress: Progress | None = None,
     proofs: ProofReader | None = None,
     timings: dict[str, float] | None = None,
+    arrivals: ArrivalSource | None = None,
 ) -> AuditResult:
-    """Check the entries ``source`` serves against ``history`` (see the package doc)."""
+    """Check the entries ``source`` serves against ``history`` (see the package doc); with
+    ``arrivals``, also each tip's signed arrival time (its time to anchor)."""
     options = options or AuditOptions()
     progress = progress or NoProgress()
     timings = {} if timings is None else timings
@@ -156,7 +161,9 @@ def audit_log(
     wanted = {d.commitment for d in history.direct_commitments}
     wanted.update(r.commitment for r in history.reviews)
     wanted.update(r.commitment for r in history.agencies.referrals)
-    scan = LogScan(wanted, on_page=[tracker.page])
+    arrival_check = ArrivalCheck(history, anchors, arrivals) if arrivals is not None else None
+    hooks = [tracker.page] + ([arrival_check.page] if arrival_check is not None else [])
+    scan = LogScan(wanted, on_page=hooks)
 
     target = history.anchored_size
     progress.begin("entries", target)
@@ -186,6 +193,8 @@ def audit_log(
         history.disclosures, history.roles, history.thresholds, history.chain_id, history.contract
     )
     violations += found
+    if arrival_check is not None:
+        violations += arrival_check.violations
     timelines = review_timelines(reviews, scan.index_of, anchors)
     outcomes: Counter[str] = Counter({label: 0 for label in STATUS_LABELS.values()})
     reviewed_in_log = 0
@@ -210,8 +219,13 @@ def audit_log(
         outcomes=outcome_counts,
         violations=violations,
         agencies=agencies,
-        notes=[*history.notes, *routing_notes],
+        notes=[
+            *history.notes,
+            *routing_notes,
+            *(arrival_check.notes() if arrival_check is not None else []),
+        ],
         timings=timings,
+        arrivals=arrival_check,
     )
 
 
@@ -225,6 +239,7 @@ def run_audit(
     deploy_tx: bytes | None = None,
     chunk_blocks: int = DEFAULT_CHUNK_BLOCKS,
     progress: Progress | None = None,
+    arrivals: ArrivalSource | None = None,
 ) -> AuditResult:
     """Read ``contract``'s history from ``from_block`` and audit ``source`` against it."""
     progress = progress or NoProgress()
@@ -249,6 +264,7 @@ def run_audit(
         progress=progress,
         proofs=AnchorProofReader(contract),
         timings=timings,
+        arrivals=arrivals,
     )
     timings["total"] = time.perf_counter() - started
     return result

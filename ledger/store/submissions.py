@@ -14,9 +14,11 @@ from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, and_, func, insert, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 
 from ledger.core.agency import INTAKE, agency_id
-from ledger.errors import ProtocolError
+from ledger.errors import ConflictError, ProtocolError, StoreError
+from ledger.store.claims import claims_of, refusals
 from ledger.store.database import connection, positional
 from ledger.store.log_store import Appended, LogStore
 from ledger.store.schema import SOURCE_API, SOURCE_DIRECT, submissions
@@ -35,6 +37,9 @@ __all__ = [
 # in the submission's own transaction, and only when the submission is new, so a tip is never
 # stored without them nor they without it.
 Companions = Sequence[tuple[Table, Mapping[str, Any]]]
+# A companion's value in a column with a unique index of its own (a code's locator) is a claim
+# (``ledger.store.claims``): an item whose claim another tip holds is refused alone.
+_CLAIM_TRIES = 4  # PostgreSQL: another writer's claim committed meanwhile, the batch is retried
 
 _IN_BATCH = 500
 _ACCEPT_SQL = (
@@ -129,8 +134,25 @@ class SubmissionStore:
 
         With companions, newness is what the insert itself reports (``RETURNING``): a repeat
         within the same second carries a byte-identical promise (the signature is
-        deterministic), so comparing rows could not tell it from the first.
+        deterministic), so comparing rows could not tell it from the first. An item refused
+        for a claim (``accept_each``) raises its ``ConflictError`` once the others are stored.
         """
+        outcomes, news = self.accept_each(items, companions)
+        stored: list[Submission] = []
+        for outcome in outcomes:
+            if isinstance(outcome, ConflictError):
+                raise outcome
+            stored.append(outcome)
+        return stored, news
+
+    def accept_each(
+        self,
+        items: Sequence[NewSubmission],
+        companions: Sequence[Companions] | None = None,
+    ) -> tuple[list[Submission | ConflictError], list[bool]]:
+        """``accept_new`` with each item's own outcome: its stored row, or the ``ConflictError``
+        that refused it alone (a companion's claim taken, see ``Companions``): nothing of a
+        refused item is stored, and every other item of the batch is."""
         if not items:
             return [], []
         # Rows are written in commitment order, not in the order they came (the queue's order is
@@ -142,7 +164,7 @@ class SubmissionStore:
                 [items[i] for i in order],
                 None if companions is None else [companions[i] for i in order],
             )
-            result: list[Submission | None] = [None] * len(items)
+            result: list[Submission | ConflictError | None] = [None] * len(items)
             new_flags = [False] * len(items)
             for place, i in enumerate(order):
                 result[i], new_flags[i] = stored[place], news[place]
@@ -153,9 +175,25 @@ class SubmissionStore:
         self,
         items: Sequence[NewSubmission],
         companions: Sequence[Companions] | None,
-    ) -> tuple[list[Submission], list[bool]]:
+    ) -> tuple[list[Submission | ConflictError], list[bool]]:
         if companions and any(companions):
-            return self._accept_exact(items, companions)
+            claims = [claims_of(extra) for extra in companions]
+            if not any(claims):
+                return self._accept_exact(items, companions, {})
+            for attempt in range(_CLAIM_TRIES):
+                try:
+                    with self.log.transaction() as conn:
+                        refused = refusals(conn, items, claims)
+                        return self._accept_exact(items, companions, refused, conn)
+                except StoreError as exc:
+                    if not isinstance(exc.__cause__, IntegrityError):
+                        raise
+                    if attempt == _CLAIM_TRIES - 1:
+                        raise StoreError(
+                            "storing the tips failed: their claims kept colliding with other "
+                            "writers'"
+                        ) from exc
+            raise AssertionError("unreachable")
         # Parameters built before the transaction, and the insert sent straight to the driver:
         # the write lock is held for as little time (and as little Python) as possible.
         rows = [
@@ -180,20 +218,30 @@ class SubmissionStore:
                 # every row is new: what was stored is exactly what was given
                 return [Submission(**i.__dict__) for i in items], [True] * len(items)
             stored = self._get_many(conn, [i.commitment for i in items])
-        result = [stored[i.commitment] for i in items]
+        rows_stored = [stored[i.commitment] for i in items]
         seen: set[bytes] = set()
         news: list[bool] = []
-        for item, row in zip(items, result, strict=True):
+        for item, row in zip(items, rows_stored, strict=True):
             # without companions a same-second repeat may count as new: only statistics differ
             news.append(
                 row.promise_signature == item.promise_signature and item.commitment not in seen
             )
             seen.add(item.commitment)
-        return result, news
+        return list(rows_stored), news
 
     def _accept_exact(
-        self, items: Sequence[NewSubmission], companions: Sequence[Companions]
-    ) -> tuple[list[Submission], list[bool]]:
+        self,
+        items: Sequence[NewSubmission],
+        companions: Sequence[Companions],
+        refused: Mapping[int, ConflictError],
+        conn: Connection | None = None,
+    ) -> tuple[list[Submission | ConflictError], list[bool]]:
+        """Items with companions, in ``conn``'s transaction (or a new one); the items in
+        ``refused`` are left out whole."""
+        if conn is None:
+            with self.log.transaction() as own:
+                return self._accept_exact(items, companions, refused, own)
+        kept = [i for i in range(len(items)) if i not in refused]
         dialect_insert = (
             postgresql.insert if self.log.engine.dialect.name == "postgresql" else sqlite.insert
         )
@@ -215,25 +263,23 @@ class SubmissionStore:
                 "case_key": i.case_key,
                 "grants": i.grants,
             }
-            for i in items
+            for i in (items[k] for k in kept)
         ]
-        with self.log.transaction() as conn:
-            fresh = {bytes(c) for c in conn.execute(statement, params).scalars()}
-            seen: set[bytes] = set()
-            news: list[bool] = []
-            for item in items:
-                news.append(item.commitment in fresh and item.commitment not in seen)
-                seen.add(item.commitment)
-            _write_companions(
-                conn, [extra for extra, new in zip(companions, news, strict=True) if new]
-            )
-            known = self._get_many(
-                conn, [i.commitment for i, new in zip(items, news, strict=True) if not new]
-            )
-        result = [
-            Submission(**i.__dict__) if new else known[i.commitment]
-            for i, new in zip(items, news, strict=True)
-        ]
+        fresh = {bytes(c) for c in conn.execute(statement, params).scalars()} if params else set()
+        seen: set[bytes] = set()
+        news = [False] * len(items)
+        for k in kept:
+            commitment = items[k].commitment
+            news[k] = commitment in fresh and commitment not in seen
+            seen.add(commitment)
+        _write_companions(conn, [extra for extra, new in zip(companions, news, strict=True) if new])
+        known = self._get_many(conn, [items[k].commitment for k in kept if not news[k]])
+        result: list[Submission | ConflictError] = []
+        for k, item in enumerate(items):
+            if k in refused:
+                result.append(refused[k])
+            else:
+                result.append(Submission(**item.__dict__) if news[k] else known[item.commitment])
         return result, news
 
     def _get_many(self, conn: Connection, commitments: Sequence[bytes]) -> dict[bytes, Submission]:
@@ -333,6 +379,29 @@ class SubmissionStore:
                 .group_by(t.received_at)
             ).all()
         return [(int(received_at), int(n)) for received_at, n in rows]
+
+    def promises(self, start: int, end: int, limit: int) -> list[tuple[int, int, bytes, bytes]]:
+        """``(leaf_index, received_at, promise_signer, promise_signature)`` of the entries
+        ``start`` up to ``end`` (exclusive) that came through the API with a signed promise,
+        at most ``limit`` of them, by leaf index (the oversight audit's arrival times)."""
+        t = submissions.c
+        query = (
+            select(t.leaf_index, t.received_at, t.promise_signer, t.promise_signature)
+            .where(
+                t.leaf_index >= start,
+                t.leaf_index < end,
+                t.source == SOURCE_API,
+                t.promise_signature.is_not(None),
+                t.promise_signer.is_not(None),
+            )
+            .order_by(t.leaf_index)
+            .limit(limit)
+        )
+        with connection(self.log.engine, "reading the submissions") as conn:
+            return [
+                (int(i), int(r), bytes(signer), bytes(signature))
+                for i, r, signer, signature in conn.execute(query).all()
+            ]
 
     def oldest_pending(self) -> int | None:
         """``received_at`` of the oldest submission not yet in the log (for maxMergeDelay)."""

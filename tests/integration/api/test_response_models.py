@@ -34,6 +34,8 @@ from ledger.core.encoding import from_hex, to_hex
 from ledger.core.hpke import public_bytes
 from ledger.core.receipt import Receipt
 from ledger.desk.member import case_key, grants_for, routing_proof
+from ledger.device import member_keys
+from ledger.followup.code import code_bearer, seal_with_code
 from ledger.followup.secrets import (
     FROM_REVIEWER,
     new_message_id,
@@ -57,6 +59,7 @@ COVERED: set[Route] = {
     ("GET", "/v1/log/proof/inclusion"),
     ("GET", "/v1/log/proof/consistency"),
     ("GET", "/v1/log/entries"),
+    ("GET", "/v1/log/arrivals"),
     ("POST", "/v1/verify"),
     ("GET", "/healthz"),
     ("POST", "/v1/auth/challenge"),
@@ -64,6 +67,7 @@ COVERED: set[Route] = {
     ("GET", "/v1/auth/session"),
     ("GET", "/v1/tips/{commitment}/follow-up"),
     ("POST", "/v1/tips/{commitment}/follow-up/messages"),
+    ("GET", "/v1/codes/{locator}"),
     ("GET", "/v1/review/tips"),
     ("GET", "/v1/review/tips/{commitment}"),
     ("GET", "/v1/review/tips/{commitment}/messages"),
@@ -235,7 +239,7 @@ def test_tip_accepted_multipart_with_a_follow_up(answers: Answers) -> None:
 # --- the log -------------------------------------------------------------------------------------
 
 
-def test_checkpoint_proofs_and_entries(answers: Answers) -> None:
+def test_checkpoint_proofs_and_entries(answers: Answers, server: Server) -> None:
     for i in range(3):
         last = submit(answers, f"log {i} {os.urandom(4).hex()}".encode())
     anchored(answers, last["commitment"])
@@ -249,6 +253,12 @@ def test_checkpoint_proofs_and_entries(answers: Answers) -> None:
     answers.call("GET", "/v1/log/proof/consistency", 200, params={"first": 1, "second": size})
     entries = answers.call("GET", "/v1/log/entries", 200, params={"start": 0, "end": size})
     assert len(entries["entries"]) == size
+    # oversight only: the admin holds DEFAULT_ADMIN_ROLE
+    admin = {"Authorization": f"Bearer {sign_in(answers.http, server.admin)}"}
+    arrivals = answers.call(
+        "GET", "/v1/log/arrivals", 200, params={"start": 0, "end": size}, headers=admin
+    )
+    assert arrivals["next"] == size
 
 
 # --- verify and health ---------------------------------------------------------------------------
@@ -473,6 +483,31 @@ def test_agencies_grants_and_a_referral(
     }
     shown = answers.call("GET", desk, 200, commitment=commitment, headers=reviewer)
     assert shown["holders"] == ["intake", "pacc"]
+
+
+def test_a_reporter_s_code(server: Server, answers: Answers) -> None:
+    """The locator finds the tip; the thread of a code's tip is version 3, with its tag."""
+    members = TipLedgerContract(server.w3, server.deployment.address)
+    made = seal_with_code(
+        member_keys(members, "intake"), agency="intake", document=b"code " + os.urandom(4)
+    )
+    # (the sealed tip's 202 is checked by test_sealed_tips.py: its receipt has no salt here)
+    assert answers.http.post("/v1/tips", json=made.tip.sealed.to_json()).status_code == 202
+    route = ("GET", "/v1/codes/{locator}")
+    found = answers.check(route, answers.http.get(f"/v1/codes/{made.code.locator}"), 200)
+    assert found == {"commitment": to_hex(made.tip.commitment)}
+    answers.check(route, answers.http.get("/v1/codes/000000"), 404)
+    answers.check(route, answers.http.get("/v1/codes/lower1"), 422)
+    token = {"Authorization": f"Bearer {code_bearer(made.keys, made.tip.commitment)}"}
+    view = answers.call(
+        "GET",
+        "/v1/tips/{commitment}/follow-up",
+        200,
+        commitment=found["commitment"],
+        headers=token,
+    )
+    assert view["version"] == 3
+    assert view["case_key_tag"].startswith("0x")
 
 
 # --- refusals ------------------------------------------------------------------------------------

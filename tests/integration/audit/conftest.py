@@ -258,7 +258,11 @@ def run_audit_cli(home: Path, *args: str, timeout: float = 120) -> subprocess.Co
 
 
 def audit_args(ledger: Ledger, tmp_path: Path, *extra: str) -> list[str]:
+    """The command's arguments for ``ledger``, in English (the tests read its words; the
+    Thai default has its own tests in test_audit_arrivals.py)."""
     return [
+        "--lang",
+        "en",
         "--rpc",
         ledger.chain.devchain.rpc_url,
         "--contract",

@@ -124,7 +124,7 @@ def test_defaults_come_from_the_deployment_in_tipledger_home(
 ) -> None:
     healthy = build_healthy(deployed, tmp_path)
     replace(deployed.deployment, rpc_url=deployed.devchain.rpc_url).save(home / "deployment.json")
-    done = run_audit_cli(home, "--database", healthy.ledger.database_url)
+    done = run_audit_cli(home, "--database", healthy.ledger.database_url, "--lang", "en")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"from block {deployed.deployment.deploy_block}" in done.stdout
     assert deployed.deployment.address in done.stdout

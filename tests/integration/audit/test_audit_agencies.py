@@ -152,6 +152,7 @@ def test_the_per_agency_summary_is_read_from_the_chain(
     args = [
         "--rpc", warp_chain.rpc_url, "--contract", chain.deployment.address, "--database", url,
         "--json", str(tmp_path / "audit.json"), "--html", str(tmp_path / "audit.html"),
+        "--lang", "en",
     ]  # fmt: skip
     done = run_audit_cli(home, *args)
     assert done.returncode == 0, done.stdout + done.stderr
@@ -168,7 +169,7 @@ def test_the_per_agency_summary_is_read_from_the_chain(
         "open": 1,
     }
     html = (tmp_path / "audit.html").read_text(encoding="utf-8")
-    assert "รายหน่วยงาน" in html
+    assert "Accountability per agency" in html
     assert "สำนักงานตำรวจแห่งชาติ" in html
 
     # --deadlines overrides the setting: with 30 days nothing is due yet.

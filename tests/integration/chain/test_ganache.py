@@ -132,7 +132,7 @@ def test_the_whole_flow_runs_on_ganache(ganache: GanacheDevchain, tmp_path: Path
         decided = run(home, "review", "decide", commitment, "--status", "under_review",
                       "--note-file", str(note), *member, "--api", url)  # fmt: skip
         assert decided.returncode == 0, decided.stdout + decided.stderr
-        audited = run(home, "audit", "--rpc", ganache.rpc_url, "--api", url)
+        audited = run(home, "audit", "--lang", "en", "--rpc", ganache.rpc_url, "--api", url)
         assert audited.returncode == 0, audited.stdout + audited.stderr
         assert audited.stdout.startswith("TipLedger audit: PASS"), audited.stdout
     finally:

@@ -257,7 +257,7 @@ def test_up_runs_chain_and_api_together(tmp_path: Path) -> None:
         assert run(home, "verify", str(path), "--text", TIP).returncode == 0
         # the served URL is kept in the data directory: audit finds this service without --api
         assert (home / "served-url.txt").read_text().strip() == url
-        audited = run(home, "audit")
+        audited = run(home, "audit", "--lang", "en")
         assert audited.returncode == 0, audited.stdout + audited.stderr
         assert "1 checkpoint(s) match the entries" in audited.stdout + audited.stderr
     finally:

@@ -23,7 +23,8 @@ from audit_synthetic import (
 
 from ledger.audit import AuditOptions, MemoryEntrySource, audit_log
 from ledger.audit.history import AgencyHistory
-from ledger.audit.report import render_html, write_html, write_json
+from ledger.audit.report import write_json
+from ledger.audit.report_html import render_html, write_html
 from ledger.audit.timeline import DAY
 
 R = "0x00000000000000000000000000000000000A11CE"
@@ -96,7 +97,7 @@ def test_json_report_holds_every_finding(tmp_path: Path) -> None:
 
 def test_html_report_is_self_contained_with_its_charts(tmp_path: Path) -> None:
     result = synthetic_result(tampered=True)
-    html = render_html(result)
+    html = render_html(result, "en")
     assert "<script" not in html
     assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
     urls = set(re.findall(r"https?://[^\s\"'<>]+", html))
@@ -112,7 +113,7 @@ def test_html_report_is_self_contained_with_its_charts(tmp_path: Path) -> None:
     assert "FAIL: 1 violation(s)" in html
     assert "entry-differs" in html
     path = tmp_path / "audit.html"
-    write_html(result, path)
+    write_html(result, path, "en")
     assert path.read_text(encoding="utf-8") == html.replace(
         re.search(r"Audit took [^.]*\.", html).group(0),  # type: ignore[union-attr]
         re.search(r"Audit took [^.]*\.", path.read_text()).group(0),  # type: ignore[union-attr]
@@ -138,10 +139,12 @@ def test_reports_hold_the_per_agency_section_and_the_html_fits_a_phone(tmp_path:
         "late": 29,
         "open": 28,
     }
-    html = render_html(result)
+    english = render_html(result, "en")
+    assert "Accountability per agency" in english
+    assert "past the first-response deadline (7 days), of those due" in english
+    html = render_html(result)  # Thai by default
     assert "รายหน่วยงาน" in html
-    assert "Accountability per agency" in html
-    assert "past the first-response deadline (7 days), of those due" in html
+    assert "Accountability per agency" not in html
     thai = re.sub(r"<[^>]+>", "", html)
     assert "เกินกำหนดดำเนินการครั้งแรก (7 วัน) จากที่ครบกำหนด" in thai
     assert '<span class="phrase">การดำเนินการครั้งแรก</span>' in html  # never broken inside
