@@ -1,8 +1,9 @@
 // Submit a tip. The browser builds the tip document, fingerprints the attachments, makes the salt
-// (and optionally a one-time author key) and computes the commitment itself; then it seals
-// everything here (device.js): the tip and each attachment to a fresh case key granted to the
-// chosen agency's members, whose keys it reads from the chain; the follow-up secret is made here
-// and only its verifier sent; the optional identity is split and sealed to its custodians here.
+// (from the reporter's code when they follow up; and optionally a one-time author key) and
+// computes the commitment itself; then it seals everything here (device.js): the tip and each
+// attachment to a fresh case key granted to the chosen agency's members, whose keys it reads from
+// the chain; the code is made here and only its locator, verifier and case key tag are sent; the
+// optional identity is split and sealed to its custodians here.
 // The service gets only the commitment and ciphertexts, and its answer is accepted only if it
 // names exactly the commitment the browser computed. The tip goes to the agency chosen
 // (agencies.js), the national intake desk unless another is chosen.
@@ -47,19 +48,93 @@ function sealing() {
   return sealingCode;
 }
 
+// The reporter's one code (reporter-code.js) is made here and stretched in the background once
+// the reporter starts writing: Argon2id takes about a second on a desktop, more on a phone, and
+// its module is fetched only then. The code gives the tip's salt, so it is ready before sealing.
+const CODE_TRIES = 3; // a locator already taken is ~0.1 % of tips at a million: twice is plenty
+let codeWork = null; // {promise, fraction}: the code being stretched for the next tip
+
+function startCode() {
+  if (codeWork) return codeWork.promise;
+  const work = { fraction: 0, listener: null };
+  work.promise = import('./reporter-code.js')
+    .then((R) =>
+      R.codeKeys(R.newCode(), {
+        onProgress: (fraction) => {
+          work.fraction = fraction;
+          work.listener?.(fraction);
+        },
+      }),
+    )
+    .catch((exc) => {
+      if (codeWork === work) codeWork = null; // made again at the next try
+      throw exc;
+    });
+  work.promise.catch(() => {}); // awaited (and reported) when the tip is sent
+  codeWork = work;
+  return work.promise;
+}
+
+function forgetCode() {
+  codeWork = null;
+}
+
+/** The stretched code for this tip (a new one if `fresh`), showing the stretching if it is
+ *  still going when the reporter sends. */
+async function codeForTip(fresh) {
+  if (fresh) forgetCode();
+  startCode();
+  const work = codeWork;
+  const shown = (fraction) => {
+    const percent = Math.floor(100 * fraction);
+    progress('submit.step_code', { percent }, percent);
+  };
+  shown(work.fraction);
+  work.listener = shown;
+  try {
+    return await work.promise;
+  } finally {
+    work.listener = null;
+  }
+}
+
+/** The service already holds a tip whose code starts with this code's six symbols (409). */
+function locatorTaken(reply) {
+  const detail = reply.data?.detail;
+  return reply.status === 409 && typeof detail === 'string' && /first six symbols/i.test(detail);
+}
+
 function attachmentType(file) {
   // A File's type is lower case ASCII or empty; the browser sends an empty one as
   // application/octet-stream, which is what the service then lists.
   return file.type || 'application/octet-stream';
 }
 
+/** JPEG and PNG photos (by their first bytes) without their metadata, on this device. A photo
+ *  that does not parse is kept as it is, and the list says its metadata is still in it. */
+async function withoutPhotoMetadata(entry) {
+  const photos = await import('./photo-metadata.js');
+  try {
+    const stripped = await photos.removePhotoMetadata(entry.file);
+    if (stripped.kind === null) return;
+    entry.file = stripped.file;
+    entry.size = stripped.file.size;
+    entry.photo = 'removed';
+  } catch (exc) {
+    if (!(exc instanceof photos.PhotoMetadataError)) throw exc;
+    entry.photo = 'kept';
+  }
+}
+
 function addFiles(fileList) {
   for (const file of fileList) {
     const name = safeAttachmentName(file.name);
-    const entry = { file, name, type: attachmentType(file), size: file.size, sha256: null };
-    // In chunks: a large file is never held whole in memory (seal.js).
-    entry.hashing = sealing()
-      .then(({ seal }) => seal.hashFile(file))
+    const entry = { file, name, type: attachmentType(file), size: file.size, sha256: null, photo: null };
+    // A photo's metadata goes first (photo-metadata.js): what is hashed, listed and sealed is
+    // the photo without it. Hashed in chunks: a large file is never held whole (seal.js).
+    entry.hashing = withoutPhotoMetadata(entry)
+      .then(() => sealing())
+      .then(({ seal }) => seal.hashFile(entry.file))
       .then((digest) => {
         entry.sha256 = toHex(digest);
         renderFiles();
@@ -86,8 +161,11 @@ function renderFiles() {
     const digest = entry.sha256
       ? h('span', { className: 'meta mono', title: entry.sha256 }, `SHA-256 ${entry.sha256.slice(0, 18)}…`)
       : h('span', { className: 'meta', i18n: ['submit.file_hashing'] });
+    const photo = entry.photo === 'removed'
+      ? h('span', { className: 'meta photo-removed', i18n: ['submit.photo_removed'] })
+      : entry.photo === 'kept' ? h('span', { className: 'photo-kept', i18n: ['submit.photo_kept'] }) : null;
     list.append(
-      h('li', {}, h('span', { className: 'name' }, entry.name), h('span', { className: 'meta' }, formatSize(entry.size)), digest, state.busy ? null : remove),
+      h('li', {}, h('span', { className: 'name' }, entry.name), h('span', { className: 'meta' }, formatSize(entry.size)), digest, photo, state.busy ? null : remove),
     );
   });
 }
@@ -247,33 +325,20 @@ async function submit(event) {
       type: f.type,
     }));
     const document = buildTipDocument(text, attachments);
-    const salt = newSalt();
     const author = state.authorKey ? state.authorKey.addressBytes : ZERO_AUTHOR;
     const digest = await contentDigest(document);
-    const mine = {
-      document,
-      salt: toHex(salt),
-      digest: toHex(digest),
-      author: toHex(author),
-      commitment: toHex(await commitment(salt, digest, author)),
-      // The service's public part of the receipt with this page's own salt, digest and author.
-      receipt: (r) => ({
-        ...r,
-        salt: toHex(salt),
-        content_digest: toHex(digest),
-        author: state.authorKey ? state.authorKey.address : toHex(author),
-      }),
-    };
     const limit = state.config.max_body_bytes;
     const total = state.files.reduce((n, f) => n + f.size, 0) + document.length;
     if (limit && total > limit) {
       fail('submit.error_too_large', { size: formatSize(total), limit: formatSize(limit) });
       return;
     }
-    const { device, followUp: followUpKeys, identity: identitySeal } = await sealing();
+    const { device, identity: identitySeal } = await sealing();
     let keys;
     try {
-      keys = await device.memberKeys(state.config, agency, agency.members);
+      keys = await device.memberKeys(
+        state.config, agency, agency.members, (state.agency.agencies ?? []).map((a) => a.id),
+      );
     } catch (exc) {
       if (!(exc instanceof device.MemberKeyError)) throw exc;
       // Said in the page's language: what the chain itself lists for the agency.
@@ -281,51 +346,80 @@ async function submit(event) {
       else fail(`submit.error_keys_${exc.code}`, { detail: exc.message, ...exc.params });
       return;
     }
-    progress('submit.step_sealing', { percent: 0 }, 0);
-    const sealed = await device.sealForMembers(keys, {
-      agency,
-      commitment: fromHex(mine.commitment),
-      document,
-      salt,
-      author,
-      files: state.files,
-      onProgress: (done, all) => {
-        const percent = all ? Math.floor((100 * done) / all) : 100;
-        progress('submit.step_sealing', { percent }, percent);
-      },
-    });
-    const followUp = wantsFollowUp() ? await followUpKeys.newFollowUp(fromHex(mine.commitment)) : null;
-    if (followUp) sealed.body.follow_up = followUp.enrolment;
     const identity = identityToSend();
+    let identityRecord = null;
     if (identity) {
       try {
         // {custodians, threshold}, each custodian checked on chain
         const custodians = await identitySeal.custodianSet(identity.role);
-        sealed.body.identity = await identitySeal.sealIdentity({ identity, kind: identity.role, ...custodians });
+        identityRecord = await identitySeal.sealIdentity({ identity, kind: identity.role, ...custodians });
       } catch (exc) {
         fail('submit.error_identity_keys', { detail: exc.message || String(exc) });
         return;
       }
     }
-    let body;
-    let contentType;
-    if (sealed.streams.length === 0) {
-      body = JSON.stringify(sealed.body);
-      contentType = 'application/json';
-    } else {
-      // The sealed tip, then each sealed attachment in the document's order (PROTOCOL.md 17.1).
-      body = new FormData();
-      body.append('tip', new Blob([JSON.stringify(sealed.body)], { type: 'application/json' }), 'tip.json');
-      sealed.streams.forEach((stream, i) => body.append('attachment', stream, `${i}.sealed`));
-      contentType = null; // the browser sets multipart/form-data with its boundary
-    }
-    progress('submit.step_uploading', { percent: 0 }, 0);
+    // With a code, the salt is the code's: the tip is sealed, and sent, again with a new code
+    // if the service already holds a tip whose code starts with the same six symbols.
+    let code = null;
+    let mine;
+    let sealed;
     let reply;
-    try {
-      reply = await send(body, contentType);
-    } catch {
-      fail('submit.error_network');
-      return;
+    for (let attempt = 1; ; attempt += 1) {
+      code = wantsFollowUp() ? await codeForTip(attempt > 1) : null;
+      const salt = code ? code.salt : newSalt();
+      mine = {
+        document,
+        salt: toHex(salt),
+        digest: toHex(digest),
+        author: toHex(author),
+        commitment: toHex(await commitment(salt, digest, author)),
+        // The service's public part of the receipt with this page's own salt, digest and author.
+        receipt: (r) => ({
+          ...r,
+          salt: toHex(salt),
+          content_digest: toHex(digest),
+          author: state.authorKey ? state.authorKey.address : toHex(author),
+        }),
+      };
+      progress('submit.step_sealing', { percent: 0 }, 0);
+      sealed = await device.sealForMembers(keys, {
+        agency,
+        commitment: fromHex(mine.commitment),
+        document,
+        salt,
+        author,
+        files: state.files,
+        onProgress: (done, all) => {
+          const percent = all ? Math.floor((100 * done) / all) : 100;
+          progress('submit.step_sealing', { percent }, percent);
+        },
+      });
+      if (code) {
+        const { codeEnrolment } = await import('./reporter-code.js');
+        const caseKey = fromHex(sealed.body.case_key, 32);
+        sealed.body.follow_up = await codeEnrolment(code, fromHex(mine.commitment, 32), caseKey);
+      }
+      if (identityRecord) sealed.body.identity = identityRecord;
+      let body;
+      let contentType;
+      if (sealed.streams.length === 0) {
+        body = JSON.stringify(sealed.body);
+        contentType = 'application/json';
+      } else {
+        // The sealed tip, then each sealed attachment in the document's order (PROTOCOL.md 17.1).
+        body = new FormData();
+        body.append('tip', new Blob([JSON.stringify(sealed.body)], { type: 'application/json' }), 'tip.json');
+        sealed.streams.forEach((stream, i) => body.append('attachment', stream, `${i}.sealed`));
+        contentType = null; // the browser sets multipart/form-data with its boundary
+      }
+      progress('submit.step_uploading', { percent: 0 }, 0);
+      try {
+        reply = await send(body, contentType);
+      } catch {
+        fail('submit.error_network');
+        return;
+      }
+      if (!(code && attempt < CODE_TRIES && locatorTaken(reply))) break;
     }
     if (reply.status !== 202) {
       const raw = reply.data?.detail ?? `HTTP ${reply.status}`;
@@ -343,17 +437,17 @@ async function submit(event) {
     }
     const answer = reply.data;
     const receipt = receiptFromObject(mine.receipt(answer.receipt));
-    // The secret was made here; it travels in the receipt (file and QR code).
-    const secret = followUp ? followUp.secret : null;
-    // With it, the case key this page made: answers are later sealed to it and no other.
-    receipt.extra = secret ? { follow_up: { secret, case_key: sealed.body.case_key } } : {};
+    // The code was made here; it is all the reporter keeps (the receipt file holds it too).
+    const codeText = code ? code.code.text : null;
+    receipt.extra = codeText ? { follow_up: { code: codeText } } : {};
+    forgetCode(); // one code, one tip
     saveSession({
       receipt: receiptToJSON(receipt),
       document: toBase64(document),
       authorKey: state.authorKey ? state.authorKey.privateKey : null,
       authorAddress: state.authorKey ? state.authorKey.address : null,
-      followUp: secret,
-      followUpAsked: Boolean(followUp),
+      code: codeText,
+      followUpAsked: Boolean(code),
       identity: isIdentitySummary(answer.identity) ? answer.identity : null,
       identityAsked: identity ? identity.role : null,
       // The receipt page names the agency in either language.
@@ -388,6 +482,9 @@ async function main() {
   $('tip-files-button').addEventListener('click', () => $('tip-files').click());
   $('tip-text').addEventListener('input', clearFieldError);
   $('tip-text').addEventListener('input', () => sealing().catch(() => {}), { once: true });
+  $('tip-text').addEventListener('input', () => wantsFollowUp() && startCode(), { once: true });
+  $('tip-files').addEventListener('change', () => wantsFollowUp() && startCode());
+  $('follow-up-choice').addEventListener('change', () => wantsFollowUp() && startCode());
   $('author-key').addEventListener('change', (event) => {
     const line = $('author-address');
     if (event.target.checked) {
