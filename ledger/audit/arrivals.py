@@ -27,8 +27,9 @@ import httpx
 import orjson
 
 from ledger.audit.checks import Violation
-from ledger.audit.errors import SourceError, SourceUnavailableError
+from ledger.audit.errors import SourceError
 from ledger.audit.history import ChainHistory
+from ledger.audit.sources import get_page
 from ledger.chain.contract import ROLES, AnchoredEvent
 from ledger.core.eip712 import recover_promise_signer
 from ledger.core.encoding import checksum_address, to_hex
@@ -146,15 +147,7 @@ class HttpArrivalSource:
 
     def _fetch(self, client: httpx.Client, start: int, end: int) -> tuple[list[Arrival], int]:
         where = f"{self.api_url}/v1/log/arrivals?start={start}&end={end}"
-        try:
-            response = client.get("/v1/log/arrivals", params={"start": start, "end": end})
-        except httpx.TransportError as exc:
-            raise SourceUnavailableError(
-                f"cannot reach the TipLedger API at {self.api_url} ({exc or type(exc).__name__})"
-            ) from exc
-        if response.status_code != 200:
-            detail = response.text[:200].replace("\n", " ")
-            raise SourceError(f"GET {where} answered {response.status_code}: {detail}")
+        response = get_page(client, self.api_url, "/v1/log/arrivals", start, end)
         try:
             data = orjson.loads(response.content)
             items = [

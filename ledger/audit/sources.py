@@ -163,15 +163,7 @@ class HttpEntrySource:
     def fetch(self, client: httpx.Client, start: int, end: int) -> list[bytes]:
         """One ``GET /v1/log/entries``: the entries from ``start``, at most ``end - start``."""
         where = f"{self.api_url}/v1/log/entries?start={start}&end={end}"
-        try:
-            response = client.get("/v1/log/entries", params={"start": start, "end": end})
-        except httpx.TransportError as exc:
-            raise SourceUnavailableError(
-                f"cannot reach the TipLedger API at {self.api_url} ({exc or type(exc).__name__})"
-            ) from exc
-        if response.status_code != 200:
-            detail = response.text[:200].replace("\n", " ")
-            raise SourceError(f"GET {where} answered {response.status_code}: {detail}")
+        response = get_page(client, self.api_url, "/v1/log/entries", start, end)
         try:
             hexes = orjson.loads(response.content)["entries"]
         except (orjson.JSONDecodeError, KeyError, TypeError) as exc:
@@ -313,3 +305,19 @@ class TileEntrySource:
                     page = []
             if page:
                 yield page
+
+
+def get_page(client: httpx.Client, api_url: str, path: str, start: int, end: int) -> httpx.Response:
+    """One ``GET path?start=&end=`` of the API, answered 200; ``SourceUnavailableError`` if
+    the API cannot be reached, ``SourceError`` naming the request for any other answer."""
+    try:
+        response = client.get(path, params={"start": start, "end": end})
+    except httpx.TransportError as exc:
+        raise SourceUnavailableError(
+            f"cannot reach the TipLedger API at {api_url} ({exc or type(exc).__name__})"
+        ) from exc
+    if response.status_code != 200:
+        detail = response.text[:200].replace("\n", " ")
+        where = f"{api_url}{path}?start={start}&end={end}"
+        raise SourceError(f"GET {where} answered {response.status_code}: {detail}")
+    return response

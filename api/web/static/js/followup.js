@@ -82,23 +82,8 @@ export async function openSession(commitment, secret, caseKey = null) {
  * no credential is sent), or a FollowUpError.
  */
 export async function lookUpCode(locator) {
-  let response;
-  try {
-    response = await fetch(`/v1/codes/${encodeURIComponent(locator)}`, {
-      headers: { Accept: 'application/json' },
-      credentials: 'omit',
-      cache: 'no-store',
-      referrerPolicy: 'no-referrer',
-    });
-  } catch {
-    throw new FollowUpError('status.follow_up_network');
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    // not JSON: the status says enough
-  }
+  const response = await send(`/v1/codes/${encodeURIComponent(locator)}`, { headers: { Accept: 'application/json' } });
+  const data = await jsonOf(response);
   const detail = typeof data?.detail === 'string' ? data.detail : `HTTP ${response.status}`;
   if (response.status === 404) throw new FollowUpError('status.code_unknown');
   if (response.status === 429) throw new FollowUpError('status.follow_up_slow_down', { detail });
@@ -107,6 +92,23 @@ export async function lookUpCode(locator) {
     return toHex(fromHex(String(data?.commitment), 32));
   } catch {
     throw new FollowUpError('status.follow_up_refused', { detail: 'unexpected answer' });
+  }
+}
+
+/** One request to the service, never with cookies, a cache or a referrer. */
+async function send(path, init) {
+  try {
+    return await fetch(path, { ...init, credentials: 'omit', cache: 'no-store', referrerPolicy: 'no-referrer' });
+  } catch {
+    throw new FollowUpError('status.follow_up_network');
+  }
+}
+
+async function jsonOf(response) {
+  try {
+    return await response.json();
+  } catch {
+    return null; // not JSON: the status says enough
   }
 }
 
@@ -124,25 +126,8 @@ export async function codeSession(commitment, codeKeys) {
 async function call(method, path, session, body) {
   const headers = { Accept: 'application/json', Authorization: `Bearer ${session.bearer}` };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
-  let response;
-  try {
-    response = await fetch(path, {
-      method,
-      headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
-      credentials: 'omit',
-      cache: 'no-store',
-      referrerPolicy: 'no-referrer',
-    });
-  } catch {
-    throw new FollowUpError('status.follow_up_network');
-  }
-  let data = null;
-  try {
-    data = await response.json();
-  } catch {
-    // not JSON: the status says enough
-  }
+  const response = await send(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = await jsonOf(response);
   if (response.ok) return { status: response.status, data };
   const detail = typeof data?.detail === 'string' ? data.detail : `HTTP ${response.status}`;
   if (response.status === 401) throw new FollowUpError('status.follow_up_denied');
