@@ -34,13 +34,14 @@ from ledger.core.eip712 import Signer
 from ledger.core.receipt import Receipt
 from ledger.core.tiles import BundleRef, TileRef
 from ledger.core.uniform import BLOCK_WINDOW, block_window
+from ledger.errors import NoTileSourceError
 from ledger.log.anchoring import Anchorer
 from ledger.log.reader import LogReader
 from ledger.log.receipts import inclusion_for, make_promise
 from ledger.log.tile_fetch import HttpTiles
 from ledger.store import LogStore, open_database
 from ledger.store.submissions import NewSubmission, SubmissionStore
-from ledger.verify import verify_receipt_uniformly
+from ledger.verify import verify_receipt, verify_receipt_uniformly
 
 from .api.conftest import free_socket, serving
 from .chain_support import DeployedLedger, add_intake
@@ -245,6 +246,40 @@ def test_tampering_still_fails(deployed: DeployedLedger, log: Log) -> None:
     assert {"inclusion", "checkpoint_root"} <= failed(
         verify(deployed, log, Receipt.from_dict(data), doc)
     )
+
+
+class NoLog:
+    """A verifier that knows no log (no --log-url, no TIPLEDGER_LOG_URL, no data directory)."""
+
+    description = "no log"
+
+    def fetch(self, ref: TileRef | BundleRef) -> bytes:
+        raise NoTileSourceError("no log to read tiles from")
+
+
+def test_a_receipt_as_issued_before_verifies_the_same_way(
+    deployed: DeployedLedger, log: Log
+) -> None:
+    """The receipt format is unchanged, so a receipt written before section 18 is one of these:
+    the verifier of before (``verify_receipt``, which asks ``checkpoint(tree_size)``) and the
+    uniform one agree on it, and with no log at hand the uniform one still proves it from the
+    chain alone (its own proof against the window's checkpoint), saying the tiles were not read."""
+    for name in ("a", "c"):
+        receipt = Receipt.from_json(log.receipts[name].to_json())  # as a file read back
+        doc = log.documents[name]
+        before = verify_receipt(receipt, doc, deployed.w3)
+        now = verify(deployed, log, receipt, doc)
+        assert before.ok, before.summary()
+        assert now.ok, now.summary()
+        assert now.proven_time == before.proven_time
+        alone = verify_receipt_uniformly(receipt, doc, deployed.w3, NoLog())
+        assert alone.ok, alone.summary()
+        assert alone.proven_time == before.proven_time
+        assert any("tiles were not read" in w for w in alone.warnings)
+        assert "latest_inclusion" not in {c.name for c in alone.checks}
+        assert "content_digest" in failed(
+            verify_receipt_uniformly(receipt, doc + b"!", deployed.w3, NoLog())
+        )
 
 
 def test_tiles_that_do_not_hash_to_the_root_fail(deployed: DeployedLedger, log: Log) -> None:
