@@ -198,11 +198,8 @@ async def accept_sealed(
             raise EnvelopeError(f"attachment {i}: {exc}") from None
     enrolment = None
     if tip.follow_up is not None:
+        # A code's locator taken by another tip is refused (409) in the tip's own transaction.
         enrolment = service.follow_ups.enrol_from_device(tip.follow_up)
-        if tip.follow_up.get("version") == 3:  # a code: its locator must be free (409)
-            await run_in_threadpool(
-                service.follow_ups.check_locator_free, enrolment, tip.commitment
-            )
     identity = None
     if tip.identity is not None:
         record = tip.identity

@@ -33,7 +33,6 @@ from ledger.desk.reviews import ReviewSource, review_view
 from ledger.errors import (
     AuthenticationError,
     ConfigError,
-    ConflictError,
     NotFoundError,
     ProtocolError,
     RateLimitedError,
@@ -65,7 +64,7 @@ from ledger.followup.secrets import (
     token_verifier,
 )
 from ledger.log.reader import LogReader
-from ledger.store.followups import LOCATOR_TAKEN, FollowUpStore, StoredMessage
+from ledger.store.followups import FollowUpStore, StoredMessage
 from ledger.store.submissions import Companions
 
 __all__ = ["NO_CODE", "CodeEnrolled", "DeviceEnrolled", "Enrolment", "FollowUps", "Reporter"]
@@ -177,18 +176,6 @@ class FollowUps:
         if isinstance(enrolment, Mapping) and enrolment.get("version") == CODE_ENROLMENT_VERSION:
             return CodeEnrolled(code_enrolment_from_json(enrolment))
         return DeviceEnrolled(enrolment_from_json(enrolment))
-
-    def check_locator_free(
-        self, enrolled: DeviceEnrolled | CodeEnrolled, commitment: bytes
-    ) -> None:
-        """``ConflictError`` (409) if another tip holds this enrolment's locator: checked before
-        the tip is promised, so the device makes a new code at once. (The group commit checks
-        again in the tip's transaction, for two tips racing for one locator.)"""
-        if not isinstance(enrolled, CodeEnrolled):
-            return
-        holder = self.store.by_locator(enrolled.enrolment.locator)
-        if holder is not None and holder != commitment:
-            raise ConflictError(LOCATOR_TAKEN)
 
     def commitment_of(self, locator_text: str) -> bytes:
         """The commitment of the tip whose code begins with ``locator_text`` (public: it is in
