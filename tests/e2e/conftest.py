@@ -20,6 +20,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -285,6 +286,17 @@ def tab(browser: Any, services: Services) -> Iterator[tuple[Any, Recorder]]:
 def open_page(page: Any, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("body[data-ready=true]")
+
+
+@contextmanager
+def phone_tab(browser: Any, url: str) -> Iterator[Any]:
+    """A tab of its own, phone-sized, on the ready page at ``url``: where a test module runs
+    the pages' JavaScript modules (``page.evaluate``), closed with its context afterwards."""
+    context = browser.new_context(viewport=PHONE)
+    tab = context.new_page()
+    open_page(tab, url)
+    yield tab
+    context.close()
 
 
 def unnamed_controls(page: Any) -> list[str]:

@@ -41,7 +41,7 @@ from ledger.vault.records import (
     reseal_share,
 )
 
-from .conftest import PHONE, ServedApp, Services, http_get, open_page
+from .conftest import PHONE, ServedApp, Services, http_get, open_page, phone_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -56,12 +56,8 @@ const P = await import('/web/js/protocol.js');
 
 @pytest.fixture(scope="module")
 def page(browser: Any, pages_only: ServedApp) -> Iterator[Any]:
-    context = browser.new_context(viewport=PHONE)
-    tab = context.new_page()
-    tab.goto(pages_only.url + "/status")
-    tab.wait_for_selector("body[data-ready=true]")
-    yield tab
-    context.close()
+    with phone_tab(browser, pages_only.url + "/status") as tab:
+        yield tab
 
 
 def js(page: Any, body: str, arg: Any = None) -> Any:

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from . import photos
-from .conftest import PHONE, ServedApp
+from .conftest import ServedApp, phone_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -54,12 +54,8 @@ return b64(new Uint8Array(await blob.arrayBuffer()));
 
 @pytest.fixture(scope="module")
 def page(browser: Any, pages_only: ServedApp) -> Iterator[Any]:
-    context = browser.new_context(viewport=PHONE)
-    tab = context.new_page()
-    tab.goto(pages_only.url + "/status")
-    tab.wait_for_selector("body[data-ready=true]")
-    yield tab
-    context.close()
+    with phone_tab(browser, pages_only.url + "/status") as tab:
+        yield tab
 
 
 def js(page: Any, body: str, arg: Any = None) -> Any:

@@ -24,7 +24,7 @@ from ledger.core.errors import ProtocolError, ReceiptError
 from ledger.core.receipt import Inclusion, PromiseInfo, Receipt
 from ledger.core.verify import verify_offline
 
-from .conftest import PHONE, ServedApp
+from .conftest import ServedApp, phone_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -63,12 +63,8 @@ const hex = (h) => P.fromHex(h);
 
 @pytest.fixture(scope="module")
 def page(browser: Any, pages_only: ServedApp) -> Iterator[Any]:
-    context = browser.new_context(viewport=PHONE)
-    tab = context.new_page()
-    tab.goto(pages_only.url + "/status")
-    tab.wait_for_selector("body[data-ready=true]")
-    yield tab
-    context.close()
+    with phone_tab(browser, pages_only.url + "/status") as tab:
+        yield tab
 
 
 def js(page: Any, body: str, arg: Any = None) -> Any:

@@ -18,7 +18,7 @@ from typing import Any, ClassVar
 
 import pytest
 
-from .conftest import PHONE, ServedApp
+from .conftest import ServedApp, phone_tab
 
 pytestmark = pytest.mark.e2e
 
@@ -40,13 +40,9 @@ const bodies = (refs, tiles) => refs.map((r) => ({
 
 @pytest.fixture(scope="module")
 def page(browser: Any, pages_only: ServedApp) -> Iterator[Any]:
-    context = browser.new_context(viewport=PHONE)
-    tab = context.new_page()
     # The verify page: its CSP lets it fetch from any loopback port (the tile server below).
-    tab.goto(pages_only.url + "/verify")
-    tab.wait_for_selector("body[data-ready=true]")
-    yield tab
-    context.close()
+    with phone_tab(browser, pages_only.url + "/verify") as tab:
+        yield tab
 
 
 def js(page: Any, body: str, arg: Any = None) -> Any:
